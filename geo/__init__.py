@@ -1,0 +1,14 @@
+"""geo: watch a site from space.
+
+Find every free Sentinel-2 image of an area of interest, load only the pixels it needs,
+measure change and activity zone by zone, and draw figures that can be published and
+defended. See README.md for the quick start.
+"""
+
+from __future__ import annotations
+
+from geo import aoi, errors
+from geo.aoi import AOI
+
+__all__ = ["AOI", "aoi", "errors", "__version__"]
+__version__ = "0.1.0"

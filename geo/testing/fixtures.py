@@ -1,0 +1,13 @@
+"""pytest fixtures shared by the whole suite (registered by tests/conftest.py).
+
+The scenario fixtures (a small synthetic archive, and loopback servers over it) are
+defined in :mod:`geo.testing.scenario` and re-exported here.
+"""
+
+from __future__ import annotations
+
+try:  # the scenario step may not be present in every checkout
+    from geo.testing.scenario import *  # noqa: F403
+except ModuleNotFoundError as exc:  # pragma: no cover
+    if not (exc.name or "").startswith("geo"):
+        raise
