@@ -363,12 +363,10 @@ def _zone_geometry(raw: Any, label: str) -> BaseGeometry:
             f"{label} has malformed coordinates ({exc}). Each ring must be a closed list "
             "of at least four [lon, lat] positions."
         ) from None
-    if geom.is_empty or geom.area == 0:
-        raise errors.EmptyGeometry(
-            f"{label} encloses no area (all points on a line or repeated). Redraw it."
-        )
+    if geom.is_empty:
+        raise errors.EmptyGeometry(f"{label} has an empty geometry. Draw its polygon.")
     if not geom.is_valid:
-        reason = shapely.validation.explain_validity(geom)
+        reason = shapely.is_valid_reason(geom)
         raise errors.InvalidGeometry(
             f"{label} is not a valid polygon: {reason}. Fix the ring (no "
             "self-intersections), e.g. with shapely's make_valid or QGIS 'Fix geometries'."
@@ -646,14 +644,15 @@ def from_runways(
     measured = [_row_length_m(r) for r in frame.itertuples()]
     stated = (frame["length_ft"].astype(float) * 0.3048).tolist()
     zones: list[dict[str, Any]] = []
+    row: Any
     for i, row in enumerate(frame.itertuples()):
         width_ft = float(row.width_ft)
         if width_from == "matched":
             match = int(np.argmin([abs(measured[i] - s) for s in stated]))
             width_ft = float(frame["width_ft"].iloc[match])
         poly = runway_polygon(
-            (row.le_latitude_deg, row.le_longitude_deg),
-            (row.he_latitude_deg, row.he_longitude_deg),
+            (float(row.le_latitude_deg), float(row.le_longitude_deg)),
+            (float(row.he_latitude_deg), float(row.he_longitude_deg)),
             width_ft * 0.3048,
         )
         zones.append({

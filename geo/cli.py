@@ -63,7 +63,7 @@ def aoi_show(
     for col in ("name", "kind", "area_ha", "source"):
         table.add_column(col, overflow="fold")
     for row in area.summary().itertuples(index=False):
-        table.add_row(row.name, row.kind, f"{row.area_ha:,.2f}", row.source)
+        table.add_row(str(row.name), str(row.kind), f"{row.area_ha:,.2f}", str(row.source))
     console.print(table)
     plot.zones_map(area, out)
     console.print(f"map written to {out}")

@@ -11,11 +11,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from geo.aoi import AOI  # noqa: E402
+from geo.aoi import AOI
 
 __all__ = ["KIND_COLOURS", "zones_map", "draw_zones", "scale_bar", "north_arrow", "stamp"]
 
