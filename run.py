@@ -39,7 +39,7 @@ def _stamp() -> str:
 
 def ensure_env() -> None:
     """Create .venv and install geo (editable) with its pinned dependencies."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (run.py may be started by an older python3)
         sys.exit(f"geo needs Python >= 3.11; this is {sys.version.split()[0]}")
     if STAMP.is_file() and STAMP.read_text() == _stamp() and PY.exists():
         return
