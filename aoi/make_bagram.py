@@ -13,33 +13,16 @@ Run: ``python aoi/make_bagram.py`` (writes aoi/bagram.geojson).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Polygon, mapping
 
-from geo.aoi import runway_polygon
+from geo.aoi import RunwayFrame, runway_polygon
 
-EPSG = 32642
-FWD = Transformer.from_crs(4326, EPSG, always_xy=True)
-BACK = Transformer.from_crs(EPSG, 4326, always_xy=True)
 EAST = ((34.93170, 69.25610), (34.95990, 69.27570))  # 03R/21L, 3,604 m x 46 m
 WEST = ((34.93470, 69.25700), (34.95780, 69.27310))  # 03L/21R, 2,955 m x 26 m
 APPROX = "approximate: placed by hand from public descriptions (DESIGN.md), not surveyed"
-
-x0, y0 = FWD.transform(EAST[0][1], EAST[0][0])
-x1, y1 = FWD.transform(EAST[1][1], EAST[1][0])
-L = math.hypot(x1 - x0, y1 - y0)
-U = ((x1 - x0) / L, (y1 - y0) / L)  # along the runway (029.8 deg true)
-V = (U[1], -U[0])  # across, to the right (east-south-east)
-
-
-def rect(s0: float, s1: float, t0: float, t1: float) -> Polygon:
-    """A rectangle in runway coordinates, returned in lon/lat."""
-    corners = [(s0, t0), (s1, t0), (s1, t1), (s0, t1)]
-    pts = [(x0 + s * U[0] + t * V[0], y0 + s * U[1] + t * V[1]) for s, t in corners]
-    return Polygon([BACK.transform(x, y) for x, y in pts])
+rect = RunwayFrame(*EAST).rect  # s along the east runway from its SW end, t across (ESE +)
 
 
 def zone(name: str, kind: str, geom: Polygon | MultiPolygon, source: str = APPROX,

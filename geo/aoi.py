@@ -48,6 +48,7 @@ __all__ = [
     "from_runways",
     "read_runways",
     "runway_polygon",
+    "RunwayFrame",
     "builtin_names",
     "AOI_DIR",
 ]
@@ -517,18 +518,48 @@ def runway_polygon(
     >>> round(poly.exterior.coords[0][0], 3)
     69.256
     """
-    epsg = utm_epsg((le[1] + he[1]) / 2, (le[0] + he[0]) / 2)
-    fwd = Transformer.from_crs(4326, epsg, always_xy=True)
-    back = Transformer.from_crs(epsg, 4326, always_xy=True)
-    x0, y0 = fwd.transform(le[1], le[0])
-    x1, y1 = fwd.transform(he[1], he[0])
-    length = math.hypot(x1 - x0, y1 - y0)
-    if length == 0:
-        raise errors.RunwayDataError(f"Runway ends {le} and {he} coincide.")
-    ux, uy = (x1 - x0) / length, (y1 - y0) / length
-    nx, ny = -uy * width_m / 2, ux * width_m / 2
-    ring = [(x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny)]
-    return Polygon([back.transform(x, y) for x, y in ring])
+    frame = RunwayFrame(le, he)
+    return frame.rect(0.0, frame.length, -width_m / 2, width_m / 2)
+
+
+class RunwayFrame:
+    """Place zones in metres relative to a runway: ``s`` along it, ``t`` across it.
+
+    ``s`` runs from the first end towards the second, ``t`` is positive to the right of
+    that direction. Handy for drawing aprons and taxiways parallel to a runway.
+
+    Examples
+    --------
+    >>> frame = RunwayFrame((34.93170, 69.25610), (34.95990, 69.27570))
+    >>> round(frame.length)
+    3604
+    >>> apron = frame.rect(1400, 2100, 230, 430)  # 700 m x 200 m, east of the runway
+    >>> apron.geom_type
+    'Polygon'
+    """
+
+    def __init__(self, le: tuple[float, float], he: tuple[float, float]) -> None:
+        self.epsg = utm_epsg((le[1] + he[1]) / 2, (le[0] + he[0]) / 2)
+        self._fwd = Transformer.from_crs(4326, self.epsg, always_xy=True)
+        self._back = Transformer.from_crs(self.epsg, 4326, always_xy=True)
+        self.x0, self.y0 = self._fwd.transform(le[1], le[0])
+        x1, y1 = self._fwd.transform(he[1], he[0])
+        self.length = math.hypot(x1 - self.x0, y1 - self.y0)
+        if self.length == 0:
+            raise errors.RunwayDataError(f"Runway ends {le} and {he} coincide.")
+        self.u = ((x1 - self.x0) / self.length, (y1 - self.y0) / self.length)
+        self.v = (self.u[1], -self.u[0])
+
+    def point(self, s: float, t: float) -> tuple[float, float]:
+        """The (lon, lat) of a point ``s`` m along and ``t`` m across the runway."""
+        x = self.x0 + s * self.u[0] + t * self.v[0]
+        y = self.y0 + s * self.u[1] + t * self.v[1]
+        lon, lat = self._back.transform(x, y)
+        return (float(lon), float(lat))
+
+    def rect(self, s0: float, s1: float, t0: float, t1: float) -> Polygon:
+        """A rectangle spanning ``s0..s1`` along and ``t0..t1`` across, in lon/lat."""
+        return Polygon([self.point(s, t) for s, t in ((s0, t0), (s1, t0), (s1, t1), (s0, t1))])
 
 
 def read_runways(path: str | Path, icao: str | None = None) -> pd.DataFrame:

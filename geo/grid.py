@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import mgrs
@@ -84,7 +85,9 @@ def s2_tile(name: str) -> S2Tile:
     name = name.upper().removeprefix("T")
     if len(name) != 5 or not name[:2].isdigit():
         raise ValueError(f"{name!r} is not an MGRS tile name like '42SWD'")
-    zone, hemi, x0, y0 = _MGRS.MGRSToUTM(name + "0000000000")  # SW corner of the square
+    with warnings.catch_warnings():  # the square's SW corner may lie outside its band
+        warnings.simplefilter("ignore", RuntimeWarning)
+        zone, hemi, x0, y0 = _MGRS.MGRSToUTM(name + "0000000000")
     epsg = (32600 if hemi == "N" else 32700) + int(zone)
     x0 = math.floor(float(x0) / 100_000.0) * 100_000.0
     y0 = math.floor(float(y0) / 100_000.0) * 100_000.0
