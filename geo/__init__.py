@@ -7,8 +7,10 @@ defended. See README.md for the quick start.
 
 from __future__ import annotations
 
-from geo import aoi, errors
+from geo import _redact, aoi, errors
 from geo.aoi import AOI
 
 __all__ = ["AOI", "aoi", "errors", "__version__"]
 __version__ = "0.1.0"
+
+_redact.install()  # signed URLs and tokens never reach geo's log records
