@@ -8,9 +8,10 @@ defended. See README.md for the quick start.
 from __future__ import annotations
 
 from geo import _redact, aoi, errors
+from geo._versions import show_versions
 from geo.aoi import AOI
 
-__all__ = ["AOI", "aoi", "errors", "__version__"]
+__all__ = ["AOI", "__version__", "aoi", "errors", "show_versions"]
 __version__ = "0.1.0"
 
 _redact.install()  # signed URLs and tokens never reach geo's log records

@@ -69,6 +69,14 @@ def aoi_show(
     console.print(f"map written to {out}")
 
 
+@app.command("versions")
+def versions_cmd() -> None:
+    """Print the versions of geo, Python, GDAL, PROJ and key packages (for bug reports)."""
+    from geo._versions import show_versions
+
+    console.print(show_versions(), highlight=False)
+
+
 def _register_optional() -> None:
     """Attach the sub-commands of later pipeline steps that are present."""
     import importlib
