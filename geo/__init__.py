@@ -15,3 +15,7 @@ __all__ = ["AOI", "__version__", "aoi", "errors", "show_versions"]
 __version__ = "0.1.0"
 
 _redact.install()  # signed URLs and tokens never reach geo's log records
+
+from geo.activity import activity_index  # noqa: E402  (analysis, issue 5)
+
+__all__ += ["activity_index"]

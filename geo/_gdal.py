@@ -1,0 +1,112 @@
+"""GDAL and HTTP settings for every raster read geo makes, in one place.
+
+Every read of imagery goes through :func:`rio_env`, inside the task that reads, so the
+same settings hold in the main process, in worker threads and on Dask workers (local
+or remote) alike. :func:`configure_dask` also exports them as environment variables on
+the workers of a ``dask.distributed`` client, for any library code there that opens
+rasters outside :func:`rio_env`.
+
+Examples
+--------
+>>> from geo._gdal import GDAL_SETTINGS, rio_env
+>>> GDAL_SETTINGS["GDAL_DISABLE_READDIR_ON_OPEN"]
+'EMPTY_DIR'
+>>> with rio_env():
+...     pass
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import rasterio
+
+__all__ = ["GDAL_SETTINGS", "rio_env", "apply_env", "configure_dask"]
+
+GDAL_SETTINGS: dict[str, str] = {
+    # Never list the "directory" of a remote file: on object stores a listing is a slow,
+    # sometimes paginated request that a COG read does not need.
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    # Only these extensions are opened through /vsicurl/; it stops GDAL probing for
+    # side-car files (.aux.xml, .ovr, .msk), each of which would be one more request.
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF",
+    # Learn the file size with one HEAD request. ("NO" would make GDAL send a GET without
+    # a range and drop the connection after the headers, which servers still bill for.)
+    "CPL_VSIL_CURL_USE_HEAD": "YES",
+    # Read the COG header (IFDs and tile offsets of all levels) in one request.
+    # Earth Search headers are a few KB; 32 KB covers them with room to spare.
+    "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
+    # Merge the ranges of adjacent tiles into one request (fewer round trips).
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    # Allow HTTP/2 multiplexing where the server offers it (object stores do).
+    "GDAL_HTTP_MULTIPLEX": "YES",
+    # Retry transient failures (HTTP 429, 502, 503, 504, time-outs) with backoff.
+    "GDAL_HTTP_MAX_RETRY": "5",
+    "GDAL_HTTP_RETRY_DELAY": "0.5",
+    # Give up on a stalled connection instead of hanging a whole load.
+    "GDAL_HTTP_TIMEOUT": "60",
+    "GDAL_HTTP_CONNECTTIMEOUT": "15",
+    # Public buckets (Earth Search) need no credentials; never look for any.
+    "AWS_NO_SIGN_REQUEST": "YES",
+    # Cache downloaded blocks per file handle so re-reading a block costs no request.
+    "VSI_CACHE": "TRUE",
+    "VSI_CACHE_SIZE": str(64 * 1024 * 1024),
+    # Block cache of the GDAL raster layer (bytes); the windows geo reads are small.
+    "GDAL_CACHEMAX": "256",
+    # No .aux.xml statistics files beside local files (the store stays clean).
+    "GDAL_PAM_ENABLED": "NO",
+    # Nothing here reads geo-referencing from a side-car world file.
+    "GDAL_GEOREF_SOURCES": "INTERNAL",
+}
+"""The GDAL configuration every read uses, with the reason for each setting."""
+
+
+def rio_env(**overrides: Any) -> rasterio.Env:
+    """A :class:`rasterio.Env` with :data:`GDAL_SETTINGS` (plus ``overrides``).
+
+    An environment variable of the same name wins over the default, so a user can set
+    e.g. ``GDAL_HTTP_MAX_RETRY=10`` without editing code.
+
+    Examples
+    --------
+    >>> with rio_env(GDAL_HTTP_MAX_RETRY="0"):
+    ...     pass
+    """
+    options: dict[str, Any] = {k: os.environ.get(k, v) for k, v in GDAL_SETTINGS.items()}
+    options.update(overrides)
+    # rasterio hands GDAL_CACHEMAX to GDALSetCacheMax, which takes an integer (MB).
+    options["GDAL_CACHEMAX"] = int(options["GDAL_CACHEMAX"])
+    return rasterio.Env(**options)
+
+
+def apply_env() -> None:
+    """Export :data:`GDAL_SETTINGS` as environment variables of this process.
+
+    GDAL falls back to environment variables for configuration options, so this makes
+    the settings hold for any raster opened in the process. Values already set in the
+    environment win (a user's ``GDAL_HTTP_MAX_RETRY=10`` is kept).
+
+    Examples
+    --------
+    >>> apply_env()
+    """
+    for key, value in GDAL_SETTINGS.items():
+        os.environ.setdefault(key, value)
+
+
+def configure_dask(client: Any) -> None:
+    """Apply :data:`GDAL_SETTINGS` on every worker of a ``dask.distributed`` client.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``. Workers that join later are covered too (the call is
+        registered as a worker callback).
+
+    Examples
+    --------
+    >>> from distributed import Client  # doctest: +SKIP
+    >>> configure_dask(Client(processes=False))  # doctest: +SKIP
+    """
+    client.register_worker_callbacks(apply_env)

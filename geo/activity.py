@@ -1,0 +1,648 @@
+"""Activity index: how far each zone departs from its empty state, date by date.
+
+Method
+------
+For every activity zone (aprons, revetments, parking, yards; optionally runways and
+taxiways) and every date the index is the fraction of the zone's clear pixels that depart
+significantly from that pixel's own *empty-state baseline*. Step by step:
+
+1. **Pixels.** The zone's bounding box (plus a margin) is pulled out of the stack a block
+   of dates at a time (:func:`geo.stats.extract_cubes`); cloud, shadow, cirrus, snow (SCL
+   and an NDSI test), saturated and nodata pixels are NaN.
+2. **Gain from a control zone** (season, sun elevation, calibration). Per date and band
+   ``g = median over the control's clear pixels of (obs / control baseline)``, where the
+   control baseline is the per-pixel median over dates of obs divided by that date's
+   control median. Every observation of the site is divided by ``g``. A brightness factor
+   applied to a whole date (site and control alike) cancels exactly. The default control
+   is the least vegetated ``control`` zone of the AOI (bare ground behaves like concrete;
+   farmland does not). Dates whose control is cloudy take the gain of the nearest clear
+   date and say so in ``note``.
+3. **Per-pixel baseline** = median of the normalised clear observations of the reference
+   period (``reference``: all dates, a period, or one date), per season (dates within
+   ``season_days`` of the same day of year, in any year) where enough observations exist,
+   which absorbs seasonal shadows of fixed structures. Whatever is there in most
+   reference images, painted decoys, hangars, revetment walls, parked wrecks, *is* the
+   empty state and never counts as activity.
+4. **Zone shift** (haze, wet ground, BRDF). The median residual over the zone's pixels
+   (trimmed at 3 robust sigma) is subtracted per date and band. Haze brightens blue far
+   more than near-infrared: dates where the control's blue gain exceeds its nir gain by
+   more than ``haze_limit`` (relative) are flagged as hazy (without a control: the zone's
+   blue shift relative to its baseline).
+5. **Misregistration tolerance.** A pixel only departs where it falls outside the
+   min..max of the baseline over its ``(2 tolerance + 1)^2`` neighbourhood, so an image
+   shifted by up to ``tolerance`` pixels (Sentinel-2 co-registration is good to ~5 m)
+   does not light up edges.
+6. **Score** = max over bands of (departure / per-pixel robust spread), where the spread
+   is 1.4826 x the median absolute residual over the reference dates, floored at
+   ``noise_floor`` and 2 % of the baseline.
+7. **Index.** Pixels scoring above ``threshold`` form 8-connected components; components
+   smaller than ``min_pixels`` are noise. ``activity_index`` = anomalous pixels / clear
+   zone pixels, with ``activity_low`` / ``activity_high`` at 1.25 x and 1 / 1.25 x the
+   threshold as a sensitivity band. For parking and yards (sub-pixel vehicles,
+   containers) the threshold is ``occupancy_threshold`` and single pixels count: the
+   index is the occupancy of the lot. For aprons and revetments ``objects`` counts
+   aircraft-plausible components (:func:`geo.objects.find_objects`).
+8. **Flags.** Dates with less than ``min_clear`` of a zone clear are flagged (``cloud``,
+   ``snow``, ``no data``), as are hazy ones; they keep their row and their (less
+   reliable) numbers, they are never dropped. ``control_activity`` is the same index on
+   the control zone: the date's false-alarm level.
+
+Limits: 10 m pixels resolve large aircraft only (see :mod:`geo.objects`); something that
+stays in place for most of the reference period belongs to the baseline; a busy
+reference period hides activity (choose ``reference`` when the empty period is known).
+
+Examples
+--------
+>>> from geo.testing.stacks import Aircraft, make_stack, small_aoi
+>>> aoi = small_aoi()
+>>> ds = make_stack(aoi, 12, aircraft=[Aircraft(x=-150, y=150, wingspan=45, dates=[3])])
+>>> df = activity_index(ds, aoi, season_days=None)
+>>> apron = df[df["zone"] == "apron_test"].set_index("date")
+>>> int(apron["objects"].iloc[3]), float(apron["activity_index"].drop(apron.index[3]).max())
+(1, 0.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import ndimage
+
+from geo import errors
+from geo.aoi import ACTIVITY_KINDS, AOI
+from geo.objects import components, find_objects
+from geo.stats import Cube, clear_fraction_flags, extract_cubes
+
+__all__ = ["ZoneScores", "ActivityResult", "analyse", "activity_index", "COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+COLUMNS: tuple[str, ...] = (
+    "date", "zone", "kind", "activity_index", "activity_low", "activity_high", "objects",
+    "anomalous_area_m2", "clear_fraction", "snow_fraction", "clear_pixels", "zone_pixels",
+    "control_activity", "ndvi", "flagged", "flag_reason", "note", "item_id",
+)
+"""Columns of :func:`activity_index`'s table, in order."""
+
+OBJECT_KINDS = ("apron", "revetment")
+OCCUPANCY_KINDS = ("parking", "yard")
+ReferenceLike = Any  # None | date-like | (start, end)
+
+
+@dataclass
+class ZoneScores:
+    """Per-pixel anomaly scores of one zone over time.
+
+    Attributes
+    ----------
+    zone, kind
+        Zone name and kind.
+    score
+        ``float32 (time, y, x)``: robust standard deviations beyond the baseline
+        envelope, NaN where not clear.
+    mask
+        ``bool (y, x)``: inside the zone.
+    x, y
+        Pixel-centre coordinates of the box.
+    clear_fraction, snow_fraction
+        Per date, of the zone.
+    shift
+        ``(time, band)`` zone shift subtracted (reflectance).
+    ndvi
+        Per date, median NDVI of the zone's clear pixels (NaN without red/nir).
+    """
+
+    zone: str
+    kind: str
+    score: np.ndarray
+    mask: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    clear_fraction: np.ndarray
+    snow_fraction: np.ndarray
+    shift: np.ndarray
+    ndvi: np.ndarray
+
+    def valid(self, t: int) -> np.ndarray:
+        """Pixels of date ``t`` that count: clear and inside the zone."""
+        return np.isfinite(self.score[t]) & self.mask
+
+    def to_dataarray(self, times: Sequence[Any]) -> xr.DataArray:
+        """The scores as a DataArray (time, y, x), NaN outside the zone."""
+        data = np.where(self.mask[None], self.score, np.nan)
+        return xr.DataArray(data, dims=("time", "y", "x"),
+                            coords={"time": list(times), "y": self.y, "x": self.x},
+                            name=f"anomaly_{self.zone}")
+
+
+@dataclass
+class ActivityResult:
+    """Everything :func:`analyse` measured.
+
+    Attributes
+    ----------
+    table
+        One row per (date, zone): see :data:`COLUMNS`.
+    objects
+        One row per aircraft-plausible object: ``date, zone, kind, x, y, area_px,
+        area_m2, length_m, width_m, elongation, peak_score, count, flagged``.
+    scores
+        Zone name -> :class:`ZoneScores` (controls included).
+    gain
+        ``(time, band)`` control gain used.
+    control
+        Control zone names used (empty without normalisation).
+    """
+
+    table: pd.DataFrame
+    objects: pd.DataFrame
+    scores: dict[str, ZoneScores] = field(repr=False)
+    gain: np.ndarray = field(repr=False)
+    control: list[str] = field(default_factory=list)
+
+
+# --- small numerics ---------------------------------------------------------------------
+
+def _nanmedian(a: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Median ignoring NaN along one axis (sort-based: fast for many short series)."""
+    a = np.moveaxis(np.asarray(a, dtype=np.float32), axis, 0)
+    n = np.isfinite(a).sum(axis=0)
+    if a.shape[0] == 0:
+        return np.full(a.shape[1:], np.nan, dtype=np.float32)
+    s = np.sort(a, axis=0)  # NaN sort last
+    lo = np.clip((n - 1) // 2, 0, None)[None]
+    hi = np.clip(n // 2, 0, a.shape[0] - 1)[None]
+    med = 0.5 * (np.take_along_axis(s, lo, 0)[0] + np.take_along_axis(s, hi, 0)[0])
+    return np.where(n > 0, med, np.nan).astype(np.float32)
+
+
+def _fill_time(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Fill rows of ``values`` (time, k) where ``ok`` is False from the nearest ok row."""
+    if ok.all() or not ok.any():
+        return values
+    idx = np.arange(len(ok))
+    good = idx[ok]
+    nearest = good[np.abs(idx[:, None] - good[None, :]).argmin(axis=1)]
+    return values[nearest]
+
+
+def _reference_dates(times: pd.DatetimeIndex, reference: ReferenceLike) -> np.ndarray:
+    if reference is None:
+        return np.ones(len(times), dtype=bool)
+    if isinstance(reference, (tuple, list)) and len(reference) == 2:
+        start, end = (pd.Timestamp(r) for r in reference)
+        sel = np.asarray((times >= start) & (times <= end))
+        what = f"period {start.date()}..{end.date()}"
+    else:
+        when = pd.Timestamp(reference)
+        sel = np.zeros(len(times), dtype=bool)
+        sel[int(np.abs((times - when).days).argmin())] = True
+        what = f"date {when.date()}"
+    if not sel.any():
+        raise errors.AnalysisError(
+            f"The reference {what} holds no date of the stack ({times.min().date()}.."
+            f"{times.max().date()}); pick a reference inside it."
+        )
+    return sel
+
+
+def _seasons(times: pd.DatetimeIndex, season_days: float | None
+             ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Season of each date and, per season, which dates are within ``season_days``."""
+    if not season_days:
+        return np.zeros(len(times), dtype=int), [np.ones(len(times), dtype=bool)]
+    centres = np.arange(12) * 365.25 / 12 + 15
+    doy = times.day_of_year.to_numpy()
+    dist = np.abs(doy[:, None] - centres[None, :])
+    dist = np.minimum(dist, 365.25 - dist)
+    return dist.argmin(axis=1), [dist[:, s] <= season_days for s in range(12)]
+
+
+def _ndvi(cube: Cube) -> np.ndarray:
+    if not {"red", "nir"} <= set(cube.bands):
+        return np.full(cube.data.shape[0], np.nan)
+    r = cube.data[:, cube.bands.index("red")][:, cube.mask]
+    n = cube.data[:, cube.bands.index("nir")][:, cube.mask]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = (n - r) / (n + r)
+    out = np.full(v.shape[0], np.nan)
+    has = np.isfinite(v).any(axis=1)
+    out[has] = _nanmedian(v[has], axis=1)
+    return out
+
+
+# --- gain ---------------------------------------------------------------------------------
+
+def _control_gain(cubes: Sequence[Cube], min_clear: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per (date, band) gain of the control pixels and which dates had a clear control."""
+    data = np.concatenate([c.data[:, :, c.mask] for c in cubes], axis=2)  # (T, nb, P)
+    clear = np.concatenate([c.clear[:, c.mask] for c in cubes], axis=1)
+    ok = clear.mean(axis=1) >= min_clear
+    nt, nb = data.shape[:2]
+    if not ok.any():
+        warnings.warn(
+            f"The control zone(s) {', '.join(c.zone for c in cubes)} are never at least "
+            f"{min_clear:.0%} clear; no gain normalisation is applied.",
+            errors.CloudyDateWarning, stacklevel=3,
+        )
+        return np.ones((nt, nb), dtype=np.float32), ok
+    per_date = _nanmedian(data[ok], axis=2)  # (n_ok, nb)
+    base = _nanmedian(data[ok] / per_date[:, :, None], axis=0)  # (nb, P)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = _nanmedian(data / base[None], axis=2)  # (T, nb)
+    good = ok & np.isfinite(gain).all(axis=1)
+    gain = _fill_time(gain, good)
+    gain /= np.median(gain[good], axis=0)  # 1.0 = the control's typical brightness
+    return gain.astype(np.float32), ok
+
+
+def _pick_control(cubes: dict[str, Cube]) -> str:
+    ndvi = {}
+    for name, c in cubes.items():
+        v = _ndvi(c)
+        ndvi[name] = float(np.nanmedian(v)) if np.isfinite(v).any() else np.inf
+    best = min(ndvi, key=lambda k: ndvi[k])
+    log.info("control zone %s chosen (median NDVI %.2f)", best, ndvi[best])
+    return best
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+@dataclass
+class _Options:
+    reference: np.ndarray
+    season_of: np.ndarray
+    windows: list[np.ndarray]
+    tolerance: int
+    noise_floor: float
+    min_obs: int
+
+
+def _baselines(norm: np.ndarray, opts: _Options) -> tuple[np.ndarray, np.ndarray]:
+    """Per-season baselines (season, band, y, x) and the all-season one (band, y, x)."""
+    ref = opts.reference
+    overall = _nanmedian(norm[ref], axis=0)
+    seasonal = np.empty((len(opts.windows), *overall.shape), dtype=np.float32)
+    for s, win in enumerate(opts.windows):
+        sel = ref & win
+        if len(opts.windows) == 1:
+            seasonal[s] = overall
+            continue
+        med = _nanmedian(norm[sel], axis=0)
+        count = np.isfinite(norm[sel]).sum(axis=0)
+        seasonal[s] = np.where(count >= opts.min_obs, med, overall)
+    return seasonal, overall
+
+
+def _envelope(seasonal: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+    """How far the baseline's neighbourhood max/min reach above/below each pixel."""
+    if tolerance <= 0:
+        zero = np.zeros_like(seasonal)
+        return zero, zero
+    size = (1, 1, 2 * tolerance + 1, 2 * tolerance + 1)
+    finite = np.isfinite(seasonal)
+    hi = ndimage.maximum_filter(np.where(finite, seasonal, -np.inf), size=size, mode="nearest")
+    lo = ndimage.minimum_filter(np.where(finite, seasonal, np.inf), size=size, mode="nearest")
+    up = np.where(finite, hi - seasonal, 0.0)
+    down = np.where(finite, seasonal - lo, 0.0)
+    return up.astype(np.float32), down.astype(np.float32)
+
+
+def _zone_shift(resid: np.ndarray, mask: np.ndarray, spread: np.ndarray | None) -> np.ndarray:
+    """Per (date, band) median residual over the zone (trimmed at 3 sigma if spread)."""
+    inside = resid[:, :, mask]  # (T, nb, P)
+    if spread is not None:
+        first = _nanmedian(inside, axis=2)
+        z = np.abs(inside - first[:, :, None]) / spread[:, :, mask]
+        inside = np.where(z < 3, inside, np.nan)
+        out = _nanmedian(inside, axis=2)
+        return np.where(np.isfinite(out), out, first)
+    return _nanmedian(inside, axis=2)
+
+
+def _spread(resid: np.ndarray, overall: np.ndarray, opts: _Options) -> np.ndarray:
+    """Robust per-pixel spread (season, band, y, x) of the residuals, floored and smoothed."""
+    ref = opts.reference if opts.reference.sum() >= 10 else np.ones_like(opts.reference)
+    absr = np.abs(resid)
+    every = 1.4826 * _nanmedian(absr[ref], axis=0)
+    out = np.empty((len(opts.windows), *every.shape), dtype=np.float32)
+    for s, win in enumerate(opts.windows):
+        sel = ref & win
+        if len(opts.windows) == 1 or sel.sum() < 2 * opts.min_obs:
+            out[s] = every
+            continue
+        med = 1.4826 * _nanmedian(absr[sel], axis=0)
+        n = np.isfinite(absr[sel]).sum(axis=0)
+        out[s] = np.where(n >= 2 * opts.min_obs, med, every)
+    floor = np.maximum(opts.noise_floor, 0.02 * np.abs(np.nan_to_num(overall)))
+    out = np.where(np.isfinite(out), np.maximum(out, floor[None]), floor[None])
+    # a spread estimated from a few dozen dates is noisy: lift pixels below their
+    # neighbourhood's median, so unlucky low estimates do not raise false alarms
+    local = ndimage.median_filter(out, size=(1, 1, 3, 3), mode="nearest")
+    return np.maximum(out, local).astype(np.float32)
+
+
+def _scores(cube: Cube, gain: np.ndarray, opts: _Options) -> ZoneScores:
+    norm = cube.data / gain[:, :, None, None]
+    seasonal, overall = _baselines(norm, opts)
+    resid = norm - seasonal[opts.season_of]
+    shift = _zone_shift(resid, cube.mask, None)
+    spread = _spread(resid - shift[:, :, None, None], overall, opts)
+    spread_t = spread[opts.season_of]
+    shift = _zone_shift(resid, cube.mask, spread_t)
+    resid -= shift[:, :, None, None]
+    up, down = _envelope(seasonal, opts.tolerance)
+    up, down = up[opts.season_of], down[opts.season_of]
+    departure = np.maximum(np.maximum(resid - up, -resid - down), 0.0)
+    with np.errstate(invalid="ignore"):
+        z = departure / spread_t
+        all_nan = np.isnan(z).all(axis=1)
+        score = np.where(all_nan, np.nan, np.nanmax(np.where(np.isnan(z), -np.inf, z), axis=1))
+    return ZoneScores(
+        zone=cube.zone, kind=cube.kind, score=score.astype(np.float32), mask=cube.mask,
+        x=cube.x, y=cube.y, clear_fraction=cube.clear_fraction(),
+        snow_fraction=cube.snow_fraction(), shift=shift, ndvi=_ndvi(cube),
+    )
+
+
+# --- index -----------------------------------------------------------------------------------
+
+def _fraction(zs: ZoneScores, t: int, threshold: float, min_pixels: int) -> tuple[float, int]:
+    valid = zs.valid(t)
+    n = int(valid.sum())
+    if n == 0:
+        return float("nan"), 0
+    anomalous = (np.nan_to_num(zs.score[t]) > threshold) & valid
+    if min_pixels > 1:
+        _, sizes = components(anomalous, min_pixels)
+        count = int(sizes.sum())
+    else:
+        count = int(anomalous.sum())
+    return count / n, count
+
+
+def _haze(gain: np.ndarray, bands: Sequence[str], zs: ZoneScores, has_control: bool
+          ) -> np.ndarray:
+    """Per date, relative excess brightening of blue over nir (a haze indicator)."""
+    if "blue" not in bands or "nir" not in bands:
+        return np.zeros(gain.shape[0])
+    b, n = bands.index("blue"), bands.index("nir")
+    if has_control:
+        return gain[:, b] / gain[:, n] - 1.0
+    return zs.shift[:, b] / 0.2  # relative to a typical paved-surface blue reflectance
+
+
+def _zone_rows(zs: ZoneScores, times: pd.DatetimeIndex, ids: np.ndarray, p: dict[str, Any],
+               control: ZoneScores | None, ctrl_ok: np.ndarray, res: float, haze: np.ndarray
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    occupancy = zs.kind in OCCUPANCY_KINDS
+    k = p["occupancy_threshold"] if occupancy else p["threshold"]
+    min_px = 1 if occupancy else p["min_pixels"]
+    flagged, reasons = clear_fraction_flags(zs.clear_fraction, zs.snow_fraction, p["min_clear"])
+    rows, objs = [], []
+    for t in range(len(times)):
+        frac, count = _fraction(zs, t, k, min_px)
+        low, _ = _fraction(zs, t, k * 1.25, min_px)
+        high, _ = _fraction(zs, t, k / 1.25, min_px)
+        reason, flag = reasons[t], bool(flagged[t])
+        if np.isfinite(haze[t]) and haze[t] > p["haze_limit"]:
+            flag, reason = True, "; ".join(filter(None, [reason, f"haze: +{haze[t]:.0%} blue"]))
+        found: list[dict[str, Any]] = []
+        if zs.kind in OBJECT_KINDS:
+            found = find_objects(zs.score[t], zs.valid(t), threshold=k, resolution=res,
+                                 min_pixels=p["min_object_pixels"],
+                                 pixels_per_aircraft=p["pixels_per_aircraft"], x=zs.x, y=zs.y)
+            for o in found:
+                objs.append({"date": times[t], "zone": zs.zone, "kind": zs.kind, **o,
+                             "flagged": flag})
+        ctrl = float("nan")
+        if control is not None:
+            ctrl, _ = _fraction(control, t, k, min_px)
+        rows.append({
+            "date": times[t], "zone": zs.zone, "kind": zs.kind, "activity_index": frac,
+            "activity_low": low, "activity_high": high,
+            "objects": sum(o["count"] for o in found) if zs.kind in OBJECT_KINDS else pd.NA,
+            "anomalous_area_m2": count * res * res,
+            "clear_fraction": float(zs.clear_fraction[t]),
+            "snow_fraction": float(zs.snow_fraction[t]),
+            "clear_pixels": int(zs.valid(t).sum()), "zone_pixels": int(zs.mask.sum()),
+            "control_activity": ctrl, "ndvi": float(zs.ndvi[t]), "flagged": flag,
+            "flag_reason": reason,
+            "note": "" if ctrl_ok[t] else "control zone not clear: gain of nearest clear date",
+            "item_id": str(ids[t]),
+        })
+    return rows, objs
+
+
+def _zone_names(aoi: AOI, kinds: Sequence[str], zones: Sequence[str] | None) -> list[str]:
+    z = aoi.zones
+    names = [n for n, k in zip(z["name"], z["kind"])
+             if k in kinds and (zones is None or n in zones)]
+    if not names:
+        raise errors.AnalysisError(
+            f"AOI {aoi.name!r} has no zone of kind {', '.join(kinds)}"
+            + (f" named {', '.join(zones)}" if zones else "")
+            + f"; its zones are {', '.join(z['name'])}."
+        )
+    return names
+
+
+def _control_names(aoi: AOI, control: str | Sequence[str] | bool | None) -> list[str]:
+    if control is False:
+        return []
+    if control is None or control is True:
+        return [n for n, k in zip(aoi.zones["name"], aoi.zones["kind"]) if k == "control"]
+    names = [control] if isinstance(control, str) else list(control)
+    missing = [n for n in names if n not in set(aoi.zones["name"])]
+    if missing:
+        raise errors.AnalysisError(
+            f"Control zone(s) {', '.join(missing)} not in AOI {aoi.name!r}; use one of "
+            f"{', '.join(aoi.zones.loc[aoi.zones['kind'] == 'control', 'name'])}."
+        )
+    return names
+
+
+def analyse(
+    stack: xr.Dataset,
+    aoi: AOI,
+    *,
+    reference: ReferenceLike = None,
+    kinds: Sequence[str] = ACTIVITY_KINDS,
+    zones: Sequence[str] | None = None,
+    control: str | Sequence[str] | bool | None = None,
+    season_days: float | None = 45.0,
+    tolerance: int = 1,
+    threshold: float = 5.0,
+    occupancy_threshold: float = 4.5,
+    min_pixels: int = 2,
+    min_object_pixels: int = 4,
+    pixels_per_aircraft: float = 10.0,
+    min_clear: float = 0.7,
+    haze_limit: float = 0.3,
+    noise_floor: float = 0.004,
+    min_obs: int = 5,
+    bands: Sequence[str] | None = None,
+    block: int = 16,
+) -> ActivityResult:
+    """Activity index, objects and per-pixel anomaly scores in one pass.
+
+    Same parameters as :func:`activity_index`; returns an :class:`ActivityResult`.
+
+    Examples
+    --------
+    >>> from geo.testing.stacks import make_stack, small_aoi
+    >>> aoi = small_aoi()
+    >>> res = analyse(make_stack(aoi, 6), aoi, season_days=None)
+    >>> res.control, len(res.objects)
+    (['control_test'], 0)
+    """
+    names = _zone_names(aoi, kinds, zones)
+    ctrl_names = _control_names(aoi, control)
+    cubes = extract_cubes(stack, aoi, list(dict.fromkeys([*names, *ctrl_names])),
+                          bands=bands, margin=tolerance + 2, block=block)
+    times = pd.DatetimeIndex(stack["time"].to_numpy())
+    if control is None and len(ctrl_names) > 1:
+        ctrl_names = [_pick_control({n: cubes[n] for n in ctrl_names})]
+    nb = len(next(iter(cubes.values())).bands)
+    if ctrl_names:
+        gain, ctrl_ok = _control_gain([cubes[n] for n in ctrl_names], 0.5)
+    else:
+        log.warning("no control zone: brightness normalisation relies on the zone shift only")
+        gain, ctrl_ok = np.ones((len(times), nb), np.float32), np.ones(len(times), bool)
+    season_of, windows = _seasons(times, season_days)
+    opts = _Options(_reference_dates(times, reference), season_of, windows, tolerance,
+                    noise_floor, min_obs)
+    scores = {n: _scores(c, gain, opts) for n, c in cubes.items()}
+    params = {"threshold": threshold, "occupancy_threshold": occupancy_threshold,
+              "min_pixels": min_pixels, "min_object_pixels": min_object_pixels,
+              "pixels_per_aircraft": pixels_per_aircraft, "min_clear": min_clear,
+              "haze_limit": haze_limit}
+    res = float(abs(stack["x"].values[1] - stack["x"].values[0])) if stack.sizes["x"] > 1 else 10.0
+    ids = (stack["item_id"].to_numpy() if "item_id" in stack.coords
+           else np.full(len(times), "", dtype=object))
+    ctrl_scores = scores[ctrl_names[0]] if ctrl_names else None
+    rows, objs = [], []
+    for n in names:
+        haze = _haze(gain, cubes[n].bands, scores[n], bool(ctrl_names))
+        r, o = _zone_rows(scores[n], times, ids, params, ctrl_scores, ctrl_ok, res, haze)
+        rows += r
+        objs += o
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table["objects"] = table["objects"].astype("Int64")
+    obj_cols = ["date", "zone", "kind", "x", "y", "area_px", "area_m2", "length_m", "width_m",
+                "elongation", "peak_score", "count", "flagged"]
+    n_flag = int(table["flagged"].sum())
+    if n_flag:
+        warnings.warn(f"{n_flag} of {len(table)} (date, zone) rows are flagged (cloud, snow or "
+                      "haze); see the flag_reason column", errors.CloudyDateWarning, stacklevel=2)
+    return ActivityResult(table=table, objects=pd.DataFrame(objs, columns=obj_cols),
+                          scores=scores, gain=gain, control=ctrl_names)
+
+
+def activity_index(
+    stack: xr.Dataset,
+    aoi: AOI,
+    *,
+    reference: ReferenceLike = None,
+    kinds: Sequence[str] = ACTIVITY_KINDS,
+    zones: Sequence[str] | None = None,
+    control: str | Sequence[str] | bool | None = None,
+    season_days: float | None = 45.0,
+    tolerance: int = 1,
+    threshold: float = 5.0,
+    occupancy_threshold: float = 4.5,
+    min_pixels: int = 2,
+    min_object_pixels: int = 4,
+    pixels_per_aircraft: float = 10.0,
+    min_clear: float = 0.7,
+    haze_limit: float = 0.3,
+    noise_floor: float = 0.004,
+    min_obs: int = 5,
+    bands: Sequence[str] | None = None,
+    block: int = 16,
+) -> pd.DataFrame:
+    """Per zone and date, how far each activity zone departs from its empty state.
+
+    See the module docstring for the method. Works on lazy stacks: dates are computed a
+    block at a time and only the zones' pixels are kept.
+
+    Parameters
+    ----------
+    stack
+        Stack from :func:`geo.load` (dims time, y, x; reflectance bands; ``clear``/``snow``).
+    aoi
+        Its AOI.
+    reference
+        Which dates define the empty state: ``None`` (all; fine when most dates are
+        empty), a ``(start, end)`` period, or one date.
+    kinds
+        Zone kinds to measure (add ``"runway"``, ``"taxiway"`` for the disuse signal).
+    zones
+        Only these zone names.
+    control
+        Control zone name(s); ``None`` picks the least vegetated ``control`` zone;
+        ``False`` disables the control normalisation.
+    season_days
+        Half-width (days of year) of the seasonal baseline window; ``None`` for one
+        baseline over the whole reference.
+    tolerance
+        Misregistration tolerance in pixels.
+    threshold
+        Anomaly score (robust sigmas) above which an apron/revetment pixel departs.
+    occupancy_threshold
+        The same for parking and yards (where single pixels count).
+    min_pixels
+        Smallest component counted in the apron/revetment index.
+    min_object_pixels, pixels_per_aircraft
+        Aircraft detection (see :func:`geo.objects.find_objects`).
+    min_clear
+        Clear fraction below which a (date, zone) is flagged.
+    haze_limit
+        Relative excess of blue over nir brightening (control gain) above which a date
+        is flagged as hazy.
+    noise_floor
+        Smallest per-pixel spread (reflectance).
+    min_obs
+        Fewest clear observations for a seasonal baseline (else the all-season one).
+    bands
+        Reflectance bands used (default: all six present).
+    block
+        Dates computed per step.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (date, zone) with the columns of :data:`COLUMNS`; ``objects`` is the
+        aircraft count for aprons/revetments and NA for other kinds.
+
+    Raises
+    ------
+    geo.errors.AnalysisError
+        No matching zone, a zone outside the stack, a reference outside the dates, a
+        stack in another CRS.
+
+    Examples
+    --------
+    >>> from geo.testing.stacks import make_stack, small_aoi
+    >>> aoi = small_aoi()
+    >>> df = activity_index(make_stack(aoi, 6), aoi, season_days=None)
+    >>> sorted(df["kind"].unique())
+    ['apron', 'parking', 'revetment']
+    >>> float(df["activity_index"].max())
+    0.0
+    """
+    return analyse(
+        stack, aoi, reference=reference, kinds=kinds, zones=zones, control=control,
+        season_days=season_days, tolerance=tolerance, threshold=threshold,
+        occupancy_threshold=occupancy_threshold, min_pixels=min_pixels,
+        min_object_pixels=min_object_pixels, pixels_per_aircraft=pixels_per_aircraft,
+        min_clear=min_clear, haze_limit=haze_limit, noise_floor=noise_floor,
+        min_obs=min_obs, bands=bands, block=block,
+    ).table

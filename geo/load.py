@@ -1,0 +1,643 @@
+"""Load a harmonised, masked Sentinel-2 time series of an AOI as a lazy xarray Dataset.
+
+:func:`load` works in two phases:
+
+1. **Fetch** (eager, threaded, with a progress bar): for every item and band asked
+   for, read only the window of the asset that covers the AOI (GDAL reads the COG
+   header and the internal tiles that intersect the window, nothing else) and keep it
+   in the imagery store (:mod:`geo.store`). Windows already stored are not read again,
+   so a second run makes no HTTP request; ``offline=True`` uses the store only. Files
+   of a local catalog are read in place. The fetch also takes a histogram of the
+   darkest DNs, which the radiometry check (:mod:`geo.harmonise`) needs.
+2. **Assemble** (lazy): a Dask graph with one task per (date, band, chunk) reads the
+   stored windows, places them on the output grid (nearest neighbour; 20 m bands
+   become 2 x 2 blocks of 10 m pixels), converts DNs to reflectance per item, and
+   mosaics the items of one solar day (first valid pixel wins).
+
+The output grid is the AOI's UTM grid aligned to the Sentinel-2 pixel lattice
+(:meth:`geo.aoi.AOI.utm_bounds`), built with odc-geo. Reads go through the settings
+in :mod:`geo._gdal`, inside each task, so they hold on Dask workers too.
+
+Why not ``odc.stac.load`` directly: the store must sit between the network and the
+stack, and the radiometry is decided per item (metadata and data), before items of a
+day are mosaicked; both are simpler with rasterio windows. ``benchmarks/load.py``
+compares the two.
+
+Examples
+--------
+>>> import geo
+>>> items = geo.search("bagram", "2022-01-01", "2022-03-01")  # doctest: +SKIP
+>>> ds = geo.load(items, "bagram")  # doctest: +SKIP
+>>> ds.red.dtype, ds.scl.dtype  # doctest: +SKIP
+(dtype('float32'), dtype('uint8'))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import dask.array as da
+import numpy as np
+import pystac
+import rasterio
+import rasterio.warp
+import xarray as xr
+from affine import Affine
+from odc.geo.geobox import GeoBox
+from odc.geo.xr import xr_coords
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+
+from geo import aoi as aoi_mod
+from geo import errors, harmonise
+from geo._gdal import rio_env
+from geo._redact import redact_url
+from geo.aoi import AOI
+from geo.search import _progress, _when, canonicalise, collapse_duplicates, mgrs_tile, solar_day
+from geo.store import Store, WindowEntry, open_store
+
+__all__ = ["DEFAULT_BANDS", "REFLECTANCE_BANDS", "NOT_CLEAR", "SNOW", "load", "fetch"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BANDS: tuple[str, ...] = ("blue", "green", "red", "nir", "swir16", "swir22", "scl")
+"""Bands :func:`load` reads unless told otherwise."""
+
+REFLECTANCE_BANDS = frozenset({
+    "coastal", "blue", "green", "red", "rededge1", "rededge2", "rededge3", "nir", "nir08",
+    "nir09", "swir16", "swir22",
+})
+"""Bands converted to reflectance (float32); others (``scl``) keep their DNs."""
+
+NOT_CLEAR: tuple[int, ...] = (0, 1, 3, 8, 9, 10, 11)
+"""SCL classes that are not clear ground: nodata, saturated, cloud shadow, cloud
+(medium, high), thin cirrus, snow."""
+
+SNOW = 11
+"""SCL class of snow and ice."""
+
+_EMPTY_SHAPE = (1, 1)
+
+
+@dataclass
+class Piece:
+    """One band of one item, ready to be read locally."""
+
+    item_id: str
+    band: str
+    path: str | None  # local file with the window (None: the item misses the AOI)
+    nodata: float = 0
+    hist: np.ndarray | None = None
+    stored: bool = False
+
+
+@dataclass
+class Scene:
+    """One item with its radiometry and its pieces."""
+
+    item: pystac.Item
+    radiometry: harmonise.Radiometry
+    pieces: dict[str, Piece] = field(default_factory=dict)
+
+
+# --- fetch ---------------------------------------------------------------------------
+
+
+def _gdal_path(href: str) -> str:
+    parts = urlsplit(href)
+    if parts.scheme in ("http", "https"):
+        return "/vsicurl/" + href
+    if parts.scheme == "s3":
+        return f"/vsis3/{parts.netloc}{parts.path}"
+    if parts.scheme == "file":
+        return unquote(parts.path)
+    return href
+
+
+def _is_remote(href: str) -> bool:
+    return urlsplit(href).scheme in ("http", "https", "s3", "gs", "az")
+
+
+def _pixel_window(src: Any, bounds: Sequence[float], crs: CRS) -> Window | None:
+    """The whole-pixel window of ``src`` covering ``bounds`` (in ``crs``), or None."""
+    if src.crs is None:
+        raise errors.LoadError(f"{src.name} has no CRS; geo cannot place it on a map.")
+    b = tuple(bounds)
+    if CRS.from_user_input(src.crs) != crs:
+        b = rasterio.warp.transform_bounds(crs, src.crs, *b, densify_pts=21)
+    inv = ~src.transform
+    cols_rows = [inv @ (x, y) for x in (b[0], b[2]) for y in (b[1], b[3])]
+    cols = [c for c, _ in cols_rows]
+    rows = [r for _, r in cols_rows]
+    eps = 1e-6
+    c0 = max(math.floor(min(cols) + eps), 0)
+    c1 = min(math.ceil(max(cols) - eps), src.width)
+    r0 = max(math.floor(min(rows) + eps), 0)
+    r1 = min(math.ceil(max(rows) - eps), src.height)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def _read_remote(
+    href: str, bounds: Sequence[float], crs: CRS
+) -> tuple[np.ndarray, Affine, Any, float | None] | None:
+    with rio_env(), rasterio.open(_gdal_path(href)) as src:
+        window = _pixel_window(src, bounds, crs)
+        if window is None:
+            return None
+        data = src.read(1, window=window)
+        return data, src.window_transform(window), src.crs, src.nodata
+
+
+def _hist_for(band: str, data: np.ndarray, nodata: float | None) -> np.ndarray | None:
+    if band not in REFLECTANCE_BANDS:
+        return None
+    return harmonise.dn_histogram(data, 0 if nodata is None else nodata)
+
+
+def _fetch_local(item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS) -> Piece:
+    path = _gdal_path(href)
+    if not Path(path).is_file():
+        raise errors.ReadError(f"Item {item_id}: the {band} file {path} does not exist.")
+    hist = None
+    nodata: float = 0
+    if band in REFLECTANCE_BANDS:
+        with rio_env(), rasterio.open(path) as src:
+            window = _pixel_window(src, bounds, crs)
+            nodata = 0 if src.nodata is None else float(src.nodata)
+            if window is None:
+                return Piece(item_id, band, None)
+            hist = harmonise.dn_histogram(src.read(1, window=window), nodata)
+    return Piece(item_id, band, path, nodata=nodata, hist=hist)
+
+
+def _fetch_remote(
+    store: Store, item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS,
+) -> Piece:
+    crs_text = crs.to_string()
+    key = store.window_key(item_id, band, href, crs_text, tuple(bounds))  # type: ignore[arg-type]
+    hit = store.get(key, item_id, band)
+    if hit is not None:
+        return _piece_from_entry(hit)
+    try:
+        read = _read_remote(href, bounds, crs)
+    except rasterio.errors.RasterioError as exc:
+        raise errors.ReadError(
+            f"Reading {band} of item {item_id} from {redact_url(href)} (window {tuple(bounds)} "
+            f"in {crs_text}) failed: {exc}. The source may be down; run again to resume "
+            "(windows already read are kept in the store)."
+        ) from exc
+    entry = WindowEntry(key=key, item_id=item_id, asset=band, href=redact_url(href),
+                        crs=crs_text, bounds=tuple(float(b) for b in bounds),  # type: ignore[arg-type]
+                        path="")
+    if read is None:
+        entry.empty = True
+        data = np.zeros(_EMPTY_SHAPE, dtype="uint8")
+        entry = store.put(entry, data, transform=Affine.identity(), crs=crs, nodata=0)
+        return Piece(item_id, band, None, stored=True)
+    data, transform, src_crs, nodata = read
+    hist = _hist_for(band, data, nodata)
+    entry.hist = hist.tolist() if hist is not None else []
+    entry = store.put(entry, data, transform=transform, crs=src_crs, nodata=nodata)
+    return _piece_from_entry(entry)
+
+
+def _piece_from_entry(entry: WindowEntry) -> Piece:
+    if entry.empty:
+        return Piece(entry.item_id, entry.asset, None, stored=True)
+    hist = np.asarray(entry.hist, dtype=np.int64) if entry.hist else None
+    nodata = 0.0 if entry.nodata is None else float(entry.nodata)
+    return Piece(entry.item_id, entry.asset, entry.path, nodata=nodata, hist=hist, stored=True)
+
+
+def _asset_href(item: pystac.Item, band: str) -> str:
+    asset = item.assets.get(band)
+    if asset is None:
+        have = ", ".join(sorted(k for k in item.assets if not k.endswith("-jp2")))
+        raise errors.MissingBand(
+            f"Item {item.id} has no asset {band!r} (it has: {have}). Ask for bands it has, "
+            "or check the source's asset names (geo.search normalises them)."
+        )
+    return str(asset.href)
+
+
+def fetch(
+    items: Sequence[pystac.Item],
+    bounds: Sequence[float],
+    crs: CRS | str | int,
+    bands: Sequence[str],
+    *,
+    store: Store | str | Path | None = None,
+    offline: bool = False,
+    progress: bool = True,
+    workers: int = 8,
+    on_error: Literal["raise", "skip"] = "raise",
+) -> dict[str, dict[str, Piece]]:
+    """Make sure every (item, band) window is available locally; return the pieces.
+
+    Remote windows are read once and kept in the store; local files are read in place.
+
+    Parameters
+    ----------
+    items
+        pystac Items with canonical asset keys.
+    bounds, crs
+        The window to read, in ``crs`` (e.g. the AOI's UTM bounds).
+    bands
+        Canonical band names.
+    store, offline, progress
+        See :func:`load`.
+    workers
+        Parallel reads.
+    on_error
+        ``"raise"`` (default) or ``"skip"``: log a failed read and treat the band of
+        that item as missing (not stored; the next run tries again).
+
+    Returns
+    -------
+    dict
+        ``{item_id: {band: Piece}}``.
+
+    Raises
+    ------
+    geo.errors.OfflineMiss
+        ``offline=True`` and some windows are not in the store (all are named).
+    geo.errors.ReadError
+        A read failed (``on_error="raise"``).
+
+    Examples
+    --------
+    >>> fetch([], (0, 0, 10, 10), 32642, ["red"])
+    {}
+    """
+    shop = open_store(store)
+    target = CRS.from_user_input(crs if not isinstance(crs, int) else f"EPSG:{crs}")
+    jobs = [(item, band, _asset_href(item, band)) for item in items for band in bands]
+    out: dict[str, dict[str, Piece]] = {item.id: {} for item in items}
+    if offline:
+        _check_offline(shop, jobs, bounds, target)
+    with _progress(progress, "load windows") as bar, ThreadPoolExecutor(max(1, workers)) as pool:
+        task = bar.add_task("fetch", total=len(jobs))
+        futures = {
+            pool.submit(_fetch_one, shop, item.id, band, href, bounds, target): (item.id, band, href)
+            for item, band, href in jobs
+        }
+        try:
+            for fut in as_completed(futures):
+                item_id, band, href = futures[fut]
+                try:
+                    out[item_id][band] = fut.result()
+                except errors.ReadError as exc:
+                    if on_error == "raise":
+                        raise
+                    log.warning("skipped %s of %s: %s", band, item_id, exc)
+                    out[item_id][band] = Piece(item_id, band, None)
+                bar.advance(task)
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+        finally:
+            shop.flush()
+    return out
+
+
+def _fetch_one(
+    store: Store, item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS
+) -> Piece:
+    if _is_remote(href):
+        return _fetch_remote(store, item_id, band, href, bounds, crs)
+    return _fetch_local(item_id, band, href, bounds, crs)
+
+
+def _check_offline(
+    store: Store, jobs: Iterable[tuple[pystac.Item, str, str]], bounds: Sequence[float], crs: CRS,
+) -> None:
+    missing = []
+    for item, band, href in jobs:
+        if not _is_remote(href):
+            continue
+        key = store.window_key(item.id, band, href, crs.to_string(), tuple(bounds))  # type: ignore[arg-type]
+        if store.get(key, item.id, band) is None:
+            missing.append(f"{item.id}/{band}")
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise errors.OfflineMiss(
+            f"offline=True, but the store {store.root} lacks {len(missing)} window(s) this "
+            f"load needs: {shown}. Run the same load once online to fill the store, or "
+            "point store= at the store of a run that did."
+        )
+
+
+# --- assemble ------------------------------------------------------------------------
+
+
+def _read_into(
+    path: str, nodata: float, dst_transform: Affine, shape: tuple[int, int], dst_crs: CRS
+) -> np.ndarray:
+    """Raw values of a local raster on a destination grid (nearest); 0 where missing."""
+    with rio_env(), rasterio.open(path) as src:
+        st = src.transform
+        same_crs = CRS.from_user_input(src.crs) == dst_crs
+        if same_crs and st.b == 0 and st.d == 0 and dst_transform.b == 0 and dst_transform.d == 0:
+            return _nearest_axis_aligned(src, nodata, dst_transform, shape)
+        dst = np.zeros(shape, dtype=src.dtypes[0])
+        rasterio.warp.reproject(
+            source=rasterio.band(src, 1), destination=dst, dst_transform=dst_transform,
+            dst_crs=dst_crs, resampling=Resampling.nearest, src_nodata=nodata, dst_nodata=0,
+        )
+        return dst
+
+
+def _nearest_axis_aligned(
+    src: Any, nodata: float, dst_transform: Affine, shape: tuple[int, int]
+) -> np.ndarray:
+    """Nearest-neighbour placement between axis-aligned grids of one CRS (exact)."""
+    st = src.transform
+    ny, nx = shape
+    xc = dst_transform.c + dst_transform.a * (np.arange(nx) + 0.5)
+    yc = dst_transform.f + dst_transform.e * (np.arange(ny) + 0.5)
+    cols = np.floor((xc - st.c) / st.a).astype(np.int64)
+    rows = np.floor((yc - st.f) / st.e).astype(np.int64)
+    col_ok = (cols >= 0) & (cols < src.width)
+    row_ok = (rows >= 0) & (rows < src.height)
+    out = np.zeros(shape, dtype=src.dtypes[0])
+    if not col_ok.any() or not row_ok.any():
+        return out
+    c0, c1 = int(cols[col_ok].min()), int(cols[col_ok].max()) + 1
+    r0, r1 = int(rows[row_ok].min()), int(rows[row_ok].max()) + 1
+    block = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0))
+    sub = block[np.ix_(rows[row_ok] - r0, cols[col_ok] - c0)]
+    if nodata != 0:
+        sub = np.where(sub == nodata, 0, sub)
+    out[np.ix_(row_ok, col_ok)] = sub
+    return out
+
+
+def _block(
+    *,
+    groups: Sequence[Sequence[tuple[Piece | None, int]]],
+    band: str,
+    transform: Affine,
+    crs_wkt: str,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
+    """One (time, y, x) chunk of one band: read, harmonise and mosaic its items."""
+    assert block_info is not None
+    (t0, t1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+    shape = (y1 - y0, x1 - x0)
+    dst_transform = transform @ Affine.translation(x0, y0)
+    crs = CRS.from_wkt(crs_wkt)
+    reflectance = band in REFLECTANCE_BANDS
+    out = np.full((t1 - t0, *shape), np.nan if reflectance else 0,
+                  dtype=np.float32 if reflectance else np.uint8)
+    for k, t in enumerate(range(t0, t1)):
+        for piece, dn_offset in groups[t]:
+            if piece is None or piece.path is None:
+                continue
+            try:
+                dn = _read_into(piece.path, piece.nodata, dst_transform, shape, crs)
+            except rasterio.errors.RasterioError as exc:
+                raise errors.ReadError(
+                    f"Reading stored {band} of item {piece.item_id} from {piece.path} failed: "
+                    f"{exc}. Delete that file (the next run reads it again)."
+                ) from exc
+            if reflectance:
+                values = harmonise.to_reflectance(dn, dn_offset)
+                empty = np.isnan(out[k])
+                out[k][empty] = values[empty]
+            else:
+                empty = out[k] == 0
+                out[k][empty] = dn[empty].astype(np.uint8)
+    return out
+
+
+def _group_by_day(scenes: Sequence[Scene]) -> list[list[Scene]]:
+    groups: dict[dt.date, list[Scene]] = {}
+    for scene in sorted(scenes, key=lambda s: (_when(s.item), s.item.id)):
+        groups.setdefault(solar_day(scene.item), []).append(scene)
+    return list(groups.values())
+
+
+def _norm_chunks(chunks: Mapping[str, int] | None, shape: tuple[int, int]) -> tuple[int, int, int]:
+    chunks = dict(chunks or {})
+    unknown = set(chunks) - {"time", "y", "x"}
+    if unknown:
+        raise errors.LoadError(f"chunks has unknown dims {sorted(unknown)}; use time, y and x.")
+    ny, nx = shape
+    cy = int(chunks.get("y", ny) if chunks.get("y", -1) != -1 else ny)
+    cx = int(chunks.get("x", nx) if chunks.get("x", -1) != -1 else nx)
+    ct = int(chunks.get("time", 1) if chunks.get("time", -1) != -1 else 1)
+    return max(ct, 1), max(cy, 1), max(cx, 1)
+
+
+def _time_coords(days: Sequence[Sequence[Scene]]) -> dict[str, Any]:
+    def first(group: Sequence[Scene], key: str, default: Any = None) -> Any:
+        return next((s.item.properties[key] for s in group if s.item.properties.get(key)
+                     is not None), default)
+
+    times = [min(_when(s.item) for s in g).astimezone(dt.UTC).replace(tzinfo=None) for g in days]
+    return {
+        "time": ("time", np.array(times, dtype="datetime64[ns]")),
+        "item_id": ("time", np.array([",".join(s.item.id for s in g) for g in days], dtype=object)),
+        "platform": ("time", np.array([str(first(g, "platform", "")) for g in days], dtype=object)),
+        "processing_baseline": ("time", np.array(
+            [g[0].radiometry.baseline or "" for g in days], dtype=object)),
+        "offset_applied": ("time", np.array(
+            [all(s.radiometry.offset_applied for s in g) for g in days], dtype=bool)),
+        "dn_offset": ("time", np.array([g[0].radiometry.dn_offset for g in days], dtype=np.int16)),
+        "sun_elevation": ("time", np.array(
+            [float(first(g, "view:sun_elevation", np.nan)) for g in days], dtype=np.float64)),
+        "sun_azimuth": ("time", np.array(
+            [float(first(g, "view:sun_azimuth", np.nan)) for g in days], dtype=np.float64)),
+        "cloud_cover": ("time", np.array(
+            [float(first(g, "eo:cloud_cover", np.nan)) for g in days], dtype=np.float64)),
+        "tile": ("time", np.array([mgrs_tile(g[0].item) or "" for g in days], dtype=object)),
+    }
+
+
+def _as_items(items: Iterable[pystac.Item | Mapping[str, Any]]) -> list[pystac.Item]:
+    out = []
+    for obj in items:
+        item = obj if isinstance(obj, pystac.Item) else pystac.Item.from_dict(dict(obj), migrate=False)
+        out.append(canonicalise(item.clone()))
+    return out
+
+
+def load(
+    items: Iterable[pystac.Item | Mapping[str, Any]],
+    aoi: AOI | str | Path,
+    *,
+    bands: Sequence[str] = DEFAULT_BANDS,
+    resolution: float = 10,
+    margin: float = 100.0,
+    chunks: Mapping[str, int] | None = None,
+    store: Store | str | Path | None = None,
+    offline: bool = False,
+    progress: bool = True,
+    workers: int = 8,
+    on_error: Literal["raise", "skip"] = "raise",
+) -> xr.Dataset:
+    """Load a harmonised Sentinel-2 L2A time series of an AOI (lazy, Dask-backed).
+
+    Parameters
+    ----------
+    items
+        pystac Items (or item dicts), e.g. from :func:`geo.search`. Asset keys may be
+        canonical or the source's own; duplicates of a pass are collapsed again here.
+    aoi
+        The area of interest (or a built-in name / GeoJSON path).
+    bands
+        Canonical band names. Reflectance bands become float32; ``scl`` stays uint8.
+        With ``scl``, the Dataset also gets ``clear`` and ``snow``.
+    resolution
+        Output pixel size in metres (10: 20 m bands are repeated 2 x 2, nearest).
+    margin
+        Metres added around the AOI's zones (controls included) before aligning.
+    chunks
+        Dask chunks, e.g. ``{"time": 1, "y": 512, "x": 512}``; default one chunk per
+        date covering the whole AOI.
+    store
+        The imagery store (a :class:`geo.store.Store` or folder); default
+        ``$GEO_IMAGERY_DIR`` or ``imagery/``.
+    offline
+        Use only the store; raise :class:`geo.errors.OfflineMiss` naming every window
+        that is missing.
+    progress
+        Show a progress bar while windows are fetched.
+    workers
+        Parallel reads while fetching.
+    on_error
+        ``"raise"`` or ``"skip"`` (a failed read becomes missing data, logged).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(time, y, x)``, one time per solar day; ``y`` descending, ``x``
+        ascending, pixel centres in metres in the AOI's UTM CRS. Reflectance float32
+        (1.0 = 100 %, NaN = no data); ``scl`` uint8 (0 = no data); ``clear`` (valid
+        and SCL not in 0,1,3,8,9,10,11) and ``snow`` (SCL 11) bool. Per-time coords
+        ``item_id``, ``platform``, ``processing_baseline``, ``offset_applied``,
+        ``dn_offset``, ``sun_elevation``, ``sun_azimuth``, ``cloud_cover``, ``tile``.
+        Attributes ``crs``, ``source``, ``synthetic``, ``resolution``.
+
+    Raises
+    ------
+    geo.errors.NoImagery
+        No items.
+    geo.errors.MissingBand
+        An item lacks a band asked for.
+    geo.errors.OfflineMiss
+        ``offline=True`` and the store lacks windows.
+    geo.errors.ReadError
+        A read failed; the message names the item, band and URL.
+
+    Warns
+    -----
+    geo.errors.HarmonisationWarning
+        An item's offset flag disagrees with its data (the data are believed).
+
+    Examples
+    --------
+    >>> import geo
+    >>> items = geo.search("bagram", "2022-01-01", "2022-02-28")  # doctest: +SKIP
+    >>> ds = geo.load(items, "bagram", bands=["red", "nir", "scl"])  # doctest: +SKIP
+    >>> float(ds.red.isel(time=0).mean())  # doctest: +SKIP
+    0.21
+    """
+    site = aoi if isinstance(aoi, AOI) else aoi_mod.load(aoi)
+    bands = list(dict.fromkeys(bands))
+    if not bands:
+        raise errors.LoadError("bands is empty; ask for at least one band, e.g. ['red'].")
+    unknown = [b for b in bands if b not in REFLECTANCE_BANDS and b != "scl"]
+    if unknown:
+        raise errors.LoadError(
+            f"Cannot load band(s) {unknown}: geo loads the single-band assets "
+            f"{sorted(REFLECTANCE_BANDS | {'scl'})} (for a true-colour picture load red, "
+            "green and blue)."
+        )
+    scenes_items = collapse_duplicates(_as_items(items), site)
+    if not scenes_items:
+        raise errors.NoImagery(f"No items to load for {site.name}; search found none.")
+    crs = CRS.from_epsg(site.epsg)
+    bounds = site.utm_bounds(margin, resolution=max(60.0, float(resolution)))
+    geobox = GeoBox.from_bbox(bounds, f"EPSG:{site.epsg}", resolution=resolution)
+    pieces = fetch(scenes_items, bounds, crs, bands, store=store, offline=offline,
+                   progress=progress, workers=workers, on_error=on_error)
+    scenes = [_scene(item, pieces[item.id]) for item in scenes_items]
+    return _assemble(scenes, bands, geobox, chunks)
+
+
+def _scene(item: pystac.Item, pieces: dict[str, Piece]) -> Scene:
+    hists = [p.hist for p in pieces.values() if p.hist is not None]
+    hist = np.sum(hists, axis=0) if hists else None
+    radiometry = harmonise.check_offset(harmonise.decide(item), hist, item_id=item.id)
+    log.debug("%s: subtract %d DN (%s)", item.id, radiometry.dn_offset, radiometry.reason)
+    return Scene(item, radiometry, pieces)
+
+
+def _assemble(
+    scenes: Sequence[Scene], bands: Sequence[str], geobox: GeoBox,
+    chunks: Mapping[str, int] | None,
+) -> xr.Dataset:
+    days = _group_by_day(scenes)
+    ny, nx = geobox.shape.y, geobox.shape.x
+    ct, cy, cx = _norm_chunks(chunks, (ny, nx))
+    dask_chunks = (_splits(len(days), ct), _splits(ny, cy), _splits(nx, cx))
+    crs_wkt = CRS.from_user_input(str(geobox.crs)).to_wkt()
+    coords = {**_time_coords(days), **xr_coords(geobox, crs_coord_name="spatial_ref")}
+    data_vars: dict[str, Any] = {}
+    for band in bands:
+        groups = [[(s.pieces.get(band), s.radiometry.dn_offset) for s in g] for g in days]
+        fn = partial(_block, groups=groups, band=band, transform=geobox.transform,
+                     crs_wkt=crs_wkt)
+        dtype = np.float32 if band in REFLECTANCE_BANDS else np.uint8
+        arr = da.map_blocks(fn, chunks=dask_chunks, dtype=dtype, meta=np.array((), dtype=dtype),
+                            name=f"geo-load-{band}-{_token(groups, geobox, dask_chunks)}")
+        attrs = ({"units": "1", "long_name": f"{band} surface reflectance", "nodata": np.nan}
+                 if band in REFLECTANCE_BANDS else
+                 {"long_name": "scene classification (SCL)", "nodata": 0})
+        data_vars[band] = (("time", "y", "x"), arr, attrs)
+    ds = xr.Dataset(data_vars, coords=coords)
+    if "scl" in ds:
+        scl = ds["scl"]
+        ds["clear"] = ~scl.isin(list(NOT_CLEAR))
+        ds["clear"].attrs = {"long_name": "clear ground (SCL valid, not cloud, shadow, "
+                                          "cirrus, saturated or snow)"}
+        ds["snow"] = scl == SNOW
+        ds["snow"].attrs = {"long_name": "snow or ice (SCL 11)"}
+    else:
+        log.info("scl not loaded: no clear/snow masks")
+    sources = sorted({str(s.item.properties.get("geo:source", "")) for s in scenes} - {""})
+    ds.attrs.update(
+        crs=str(geobox.crs),
+        source=", ".join(sources) or "unknown",
+        synthetic=bool(any(s.item.properties.get("geo:synthetic") for s in scenes)),
+        resolution=float(abs(geobox.resolution.x)),
+        harmonisation="reflectance = (DN - dn_offset) / 10000 per item (geo.harmonise)",
+    )
+    return ds
+
+
+def _token(groups: Any, geobox: GeoBox, chunks: Any) -> str:
+    light = [[(p.path if p else None, off) for p, off in g] for g in groups]
+    return str(da.core.tokenize(light, str(geobox.crs), tuple(geobox.transform), chunks))
+
+
+def _splits(n: int, size: int) -> tuple[int, ...]:
+    if n == 0:
+        return (0,)
+    full, rest = divmod(n, size)
+    return (size,) * full + ((rest,) if rest else ())
+

@@ -1,0 +1,451 @@
+"""The review's report: one self-contained HTML page with figures, tables, method, provenance.
+
+The page embeds its figures (base64 PNG/GIF), so it can be mailed or published as one
+file and opened without a network. Every number in it traces to a scene: the provenance
+table lists each scene's id, date, clear fraction over the key zones, processing
+baseline and how the baseline-04.00 offset was handled.
+
+Examples
+--------
+>>> import pandas as pd
+>>> scenes = pd.DataFrame({"date": pd.to_datetime(["2021-01-01"]), "item_ids": ["S2A_x"],
+...                        "clear_fraction": [0.9], "selected": [True], "reason": ["only one"]})
+>>> html = render_report(site="test", period=("2021-01-01", "2021-12-31"), source="toy",
+...                      scenes=scenes, activity=pd.DataFrame(), figures={})
+>>> "S2A_x" in html and html.startswith("<!DOCTYPE html>")
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo import errors
+from geo.plot import change_table
+
+__all__ = ["FIGURE_CAPTIONS", "offset_handling", "scene_provenance", "activity_summary",
+           "render_report", "write_report"]
+
+log = logging.getLogger(__name__)
+
+FIGURE_CAPTIONS: dict[str, tuple[str, str]] = {
+    "zones": ("The area of interest",
+              "Zones of the AOI over a clear scene. Apron, revetment, parking and yard zones are "
+              "the key zones whose activity is measured; most outlines are approximate."),
+    "trend": ("Activity per zone over time",
+              "Activity index of each key zone on every usable date, with its uncertainty band; "
+              "the clear fraction of the key zones below, the selected images marked; key dates "
+              "dashed and numbered; the change point red, its interval shaded."),
+    "before_after": ("Before and after",
+                     "A true-colour pair in the same season either side of the change, the same "
+                     "stretch for both, with the change map and each zone's numbers."),
+    "contact_sheet": ("The selected images",
+                      "Every selected image, with its date, clear fraction and activity."),
+    "timelapse": ("Timelapse", "The selected images in date order."),
+}
+"""Title and caption of each figure of the review, by file stem."""
+
+_MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+_MAX_EMBED = 40 * 1024 * 1024
+_JPEG_ABOVE = 2 * 1024 * 1024
+
+_CSS = """
+body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:1150px;margin:0 auto;
+padding:24px;color:#222;line-height:1.45;background:#fff}
+h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;
+margin-top:1.8em}figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:.9em;color:#444;margin-top:.4em}
+table{border-collapse:collapse;font-size:.82em;margin:.8em 0;width:100%}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f0f0f0}tr.sel td{background:#fff7ea}td.num{text-align:right;white-space:nowrap}
+.synthetic{background:#b71c1c;color:#fff;padding:10px 14px;font-weight:bold;border-radius:4px}
+.meta{color:#555;font-size:.9em}.facts{display:grid;grid-template-columns:max-content auto;
+gap:2px 16px}.facts dt{font-weight:bold}.facts dd{margin:0}code{font-size:.9em}
+details summary{cursor:pointer;font-weight:bold;margin:.6em 0}
+"""
+
+
+def offset_handling(baseline: Any, offset_applied: Any, reason: str | None = None) -> str:
+    """Say in words how a scene's baseline-04.00 DN offset was handled.
+
+    Examples
+    --------
+    >>> offset_handling("02.14", False)
+    'none needed: baseline 02.14 < 04.00, reflectance = DN / 10000'
+    >>> offset_handling("04.00", True)
+    'offset of 1000 DN removed (by the source or by geo): reflectance = (DN - 1000) / 10000'
+    """
+    base = "" if baseline is None or (isinstance(baseline, float) and np.isnan(baseline)) \
+        else str(baseline)
+    if reason:
+        return str(reason)
+    if not base:
+        return "baseline unknown: treated as 04.00+ raw DNs"
+    try:
+        old = tuple(int(p) for p in base.split(".")[:2]) < (4, 0)
+    except ValueError:
+        old = False
+    if old:
+        return f"none needed: baseline {base} < 04.00, reflectance = DN / 10000"
+    if bool(offset_applied):
+        return "offset of 1000 DN removed (by the source or by geo): reflectance = (DN - 1000) / 10000"
+    return f"baseline {base}: offset not removed (check this scene)"
+
+
+def scene_provenance(stack: Any, scenes: pd.DataFrame | None = None, *,
+                     items: Iterable[Any] | None = None) -> pd.DataFrame:
+    """One row per scene of a stack: id, date, platform, clear fraction, baseline, offset.
+
+    Parameters
+    ----------
+    stack
+        Dataset from :func:`geo.load` (per-time coords ``item_id``, ``platform``,
+        ``processing_baseline``, ``offset_applied``).
+    scenes
+        Table from :func:`geo.select_scenes`: adds ``clear_fraction``, ``selected`` and
+        ``reason``.
+    items
+        The pystac Items loaded: where :mod:`geo.harmonise` is available, its decision's
+        ``reason`` describes the offset handling in full.
+
+    Examples
+    --------
+    >>> from geo.testing.review import toy_stack
+    >>> scene_provenance(toy_stack(n_dates=2))[["item_id", "baseline"]].shape
+    (2, 2)
+    """
+    times = pd.DatetimeIndex(stack["time"].values)
+    n = times.size
+
+    def coord(name: str, default: Any) -> list[Any]:
+        return list(stack[name].values) if name in stack.coords else [default] * n
+
+    frame = pd.DataFrame({
+        "date": times.normalize(),
+        "time": times,
+        "item_id": [str(v) for v in coord("item_id", "")],
+        "platform": [str(v) for v in coord("platform", "")],
+        "baseline": [None if v is None else str(v) for v in coord("processing_baseline", None)],
+        "offset_applied": coord("offset_applied", False),
+    })
+    reasons = _harmonise_reasons(items)
+    frame["offset_handling"] = [offset_handling(b, o, reasons.get(i))
+                                for b, o, i in zip(frame["baseline"], frame["offset_applied"],
+                                                   frame["item_id"], strict=True)]
+    if scenes is not None and not scenes.empty:
+        info = scenes.assign(date=pd.to_datetime(scenes["date"]).dt.normalize())
+        keep = [c for c in ("date", "clear_fraction", "selected", "reason") if c in info.columns]
+        frame = frame.merge(info[keep].drop_duplicates("date"), on="date", how="left")
+        frame["selected"] = frame["selected"].fillna(False).astype(bool)
+    return frame
+
+
+def _harmonise_reasons(items: Iterable[Any] | None) -> dict[str, str]:
+    if items is None:
+        return {}
+    try:
+        from geo.harmonise import decide
+    except ImportError:  # pragma: no cover - the imagery step is part of geo
+        return {}
+    out = {}
+    for item in items:
+        try:
+            rad = decide(item)
+        except errors.GeoError as exc:
+            log.debug("no radiometry decision for %s: %s", getattr(item, "id", item), exc)
+            continue
+        verb = f"subtract {rad.dn_offset} DN" if rad.dn_offset else "no DN subtracted"
+        out[str(getattr(item, "id", ""))] = f"{verb}; {rad.reason}"
+    return out
+
+
+def activity_summary(activity: pd.DataFrame, change_points: Any = None) -> pd.DataFrame:
+    """Mean activity per zone before and after the (first) change point, usable dates only.
+
+    Examples
+    --------
+    >>> act = pd.DataFrame({"date": pd.to_datetime(["2021-01-01", "2022-01-01"]),
+    ...     "zone": "a", "kind": "apron", "activity_index": [0.8, 0.2]})
+    >>> activity_summary(act, {"date": "2021-06-01"})["after"].tolist()
+    [0.2]
+    """
+    if activity is None or activity.empty or "activity_index" not in activity.columns:
+        return pd.DataFrame(columns=["zone", "kind", "before", "after", "change", "dates"])
+    act = activity.copy()
+    act["date"] = pd.to_datetime(act["date"])
+    if "flagged" in act.columns:
+        act = act[~act["flagged"].astype(bool)]
+    changes = change_table(change_points)
+    split = changes["date"].iloc[0] if not changes.empty else act["date"].median()
+    rows = []
+    for (zone, kind), group in act.groupby(["zone", "kind"], sort=True):
+        before = group.loc[group["date"] < split, "activity_index"].mean()
+        after = group.loc[group["date"] >= split, "activity_index"].mean()
+        rows.append({"zone": zone, "kind": kind, "before": before, "after": after,
+                     "change": after - before, "dates": len(group)})
+    return pd.DataFrame(rows)
+
+
+def _embed(path: Path) -> str:
+    """A data: URI of a figure; PNGs over :data:`_JPEG_ABOVE` bytes are embedded as JPEG."""
+    mime = _MIME.get(path.suffix.lower())
+    if mime is None:
+        raise errors.ReviewError(f"cannot embed {path}: only {sorted(_MIME)} figures are supported")
+    data = path.read_bytes()
+    if mime == "image/png" and len(data) > _JPEG_ABOVE:
+        data, mime = _as_jpeg(path), "image/jpeg"
+    if len(data) > _MAX_EMBED:
+        log.warning("%s is %d MB: linked, not embedded", path, len(data) // 2**20)
+        return html.escape(path.name)
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _as_jpeg(path: Path) -> bytes:
+    import io
+
+    from PIL import Image
+
+    with Image.open(path) as img:
+        buf = io.BytesIO()
+        img.convert("RGB").save(buf, format="JPEG", quality=88, optimize=True)
+    log.debug("%s embedded as JPEG (%d kB)", path.name, buf.tell() // 1024)
+    return buf.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else ""
+    if isinstance(value, float | np.floating):
+        return "" if np.isnan(value) else f"{value:.3f}"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if value is None or value is pd.NaT:
+        return ""
+    return html.escape(str(value))
+
+
+def _table(frame: pd.DataFrame, columns: Sequence[str], *, highlight: str | None = None,
+           percent: Sequence[str] = ()) -> str:
+    cols = [c for c in columns if c in frame.columns]
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in cols)
+    body = []
+    for _, row in frame.iterrows():
+        cls = ' class="sel"' if highlight and bool(row.get(highlight, False)) else ""
+        cells = []
+        for c in cols:
+            v = row[c]
+            if c in percent and isinstance(v, float | np.floating) and np.isfinite(v):
+                cells.append(f'<td class="num">{v:.0%}</td>')
+            elif isinstance(v, float | np.floating):
+                cells.append(f'<td class="num">{_cell(v)}</td>')
+            else:
+                cells.append(f"<td>{_cell(v)}</td>")
+        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figures(figures: Mapping[str, Path | str]) -> str:
+    parts = []
+    for stem, path in figures.items():
+        path = Path(path)
+        if not path.is_file():
+            log.warning("figure %s missing: %s", stem, path)
+            continue
+        title, caption = FIGURE_CAPTIONS.get(stem, (stem.replace("_", " "), ""))
+        parts.append(f'<figure id="fig-{html.escape(stem)}"><h3>{html.escape(title)}</h3>'
+                     f'<img alt="{html.escape(title)}" src="{_embed(path)}">'
+                     f"<figcaption>{html.escape(caption)} Full-quality file: <code>"
+                     f"{html.escape(path.name)}</code>.</figcaption></figure>")
+    return "\n".join(parts)
+
+
+def _method(synthetic: bool, n_images: int, min_clear: float) -> str:
+    items = [
+        "Search: every Sentinel-2 L2A item over the AOI in the period, duplicates of one pass "
+        "(two tiles, sequence numbers, reprocessing) collapsed to one per solar day.",
+        "Load: only the AOI's window of the bands used, on the 10 m grid of tile "
+        "42SWD's UTM zone; 20 m bands and the scene classification (SCL) resampled nearest.",
+        "Radiometry: DN to reflectance per the item's processing baseline and provider flags "
+        "(baseline 04.00+ stores DN = 10000 x reflectance + 1000); the flag is checked against "
+        "the darkest pixels. Each scene's handling is in the provenance table.",
+        "Clear fraction: the share of each zone's pixels not nodata, saturated, cloud, cloud "
+        "shadow or cirrus in SCL; snow counted apart. Scene cloud cover (over the whole "
+        "110 km tile) is not used.",
+        "Activity index: per zone and date, from geo.activity_index (occupancy and change "
+        "of the key zones against the site's static reference); dates too cloudy or snowy "
+        "for a zone are flagged and left out of trends.",
+        "Change point: geo.when.change_points on the activity series, with its interval.",
+        f"Selection: {n_images} images, the period split into {n_images} equal stretches of "
+        "time, the clearest date over the key zones in each; the clear images nearest the key "
+        f"dates always included; dates under {min_clear:.0%} clear only as a last resort. "
+        "The selection never looks at activity, so it cannot cherry-pick.",
+    ]
+    limits = [
+        "At 10 m a large aircraft covers a few pixels and cars are sub-pixel: the index "
+        "measures occupancy and change, not counts of small objects.",
+        "Painted aircraft silhouettes (decoys) look like parked aircraft to any detector.",
+        "Co-registration between dates is good to about 5 m: one-pixel shifts are not change.",
+        "Season (sun elevation 30-75 degrees, winter snow) changes brightness and shadows; "
+        "compare dates in the same season.",
+        "Zone outlines are approximate (no public apron polygons).",
+    ]
+    if synthetic:
+        limits.insert(0, "This review was made from a SYNTHETIC scenario: every image, "
+                      "number and finding here is simulated, not an observation of the site.")
+    return ("<h2 id='method'>Method</h2><ol>" + "".join(f"<li>{html.escape(i)}</li>" for i in items)
+            + "</ol><h2 id='limits'>Limits</h2><ul>"
+            + "".join(f"<li>{html.escape(i)}</li>" for i in limits) + "</ul>")
+
+
+def render_report(
+    *,
+    site: str,
+    period: tuple[Any, Any],
+    source: str,
+    scenes: pd.DataFrame,
+    activity: pd.DataFrame,
+    figures: Mapping[str, Path | str],
+    provenance: pd.DataFrame | None = None,
+    change_points: Any = None,
+    events: Sequence[Any] = (),
+    synthetic: bool = False,
+    files: Sequence[str] = (),
+    min_clear: float = 0.6,
+    notes: Sequence[str] = (),
+) -> str:
+    """Render the review as one self-contained HTML page (a string).
+
+    Parameters
+    ----------
+    site
+        Site name for the title.
+    period
+        (start, end) of the review.
+    source
+        Where the imagery came from (name or URL).
+    scenes
+        Table from :func:`geo.select_scenes`.
+    activity
+        Table from :func:`geo.activity_index`.
+    figures
+        File stem -> PNG/GIF path; embedded as base64 in this order.
+    provenance
+        Table from :func:`scene_provenance` (every scene); if None, built from ``scenes``.
+    change_points
+        What :func:`geo.when.change_points` returns.
+    events
+        :class:`geo.select.KeyDate` events.
+    synthetic
+        Made from the synthetic scenario: a banner says so on top.
+    files
+        Names of the other files of the review folder, listed at the end.
+    min_clear
+        The selection's clear-fraction threshold (for the method text).
+    notes
+        Extra remarks (e.g. steps that could not run), shown near the top.
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
+    start, end = (pd.Timestamp(p).date() for p in period)
+    sel = scenes[scenes["selected"].astype(bool)] if "selected" in scenes.columns else scenes
+    changes = change_table(change_points)
+    summary = activity_summary(activity, change_points)
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>{html.escape(site)}: review {start} to {end}</title>",
+             f"<style>{_CSS}</style></head><body>"]
+    if synthetic:
+        parts.append('<p class="synthetic">SYNTHETIC: made from the simulated scenario, not from '
+                     "real imagery. Do not cite these numbers as observations.</p>")
+    parts.append(f"<h1>{html.escape(site)}: was it busy or idle, and when did that change?</h1>")
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts.append(f'<p class="meta">Review of Sentinel-2 L2A imagery, {start} to {end}. '
+                 f"Generated {generated} by geo {_version()}.</p>")
+    parts.append(_facts(source, scenes, sel, activity, changes, synthetic))
+    for note in notes:
+        parts.append(f'<p class="meta"><b>Note:</b> {html.escape(str(note))}</p>')
+    if not summary.empty:
+        split = "the change point" if not changes.empty else "the middle of the period"
+        parts.append(f"<h2 id='findings'>Activity before and after {split}</h2>"
+                     "<p>Mean activity index of each key zone over usable dates.</p>"
+                     + _table(summary, ["zone", "kind", "before", "after", "change", "dates"]))
+    parts.append("<h2 id='figures'>Figures</h2>" + _figures(figures))
+    if events:
+        ev = pd.DataFrame({"date": [pd.Timestamp(e.date) for e in events],
+                           "event": [e.label for e in events],
+                           "image wanted": [e.side if e.required else "marked only" for e in events]})
+        parts.append("<h2 id='events'>Key dates</h2>" + _table(ev, list(ev.columns)))
+    parts.append(f"<h2 id='selected'>The {len(sel)} selected images</h2>"
+                 + _table(sel, ["date", "item_ids", "clear_fraction", "activity", "key_date",
+                                "reason"], percent=["clear_fraction"]))
+    parts.append(_method(synthetic, len(sel), min_clear))
+    prov = provenance if provenance is not None else scenes.rename(columns={"item_ids": "item_id"})
+    parts.append(f"<h2 id='provenance'>Provenance of every scene ({len(prov)})</h2>"
+                 "<p>Each scene's id, date, clear fraction over the key zones, processing "
+                 "baseline and offset handling; selected scenes highlighted. The same data are "
+                 "in <code>scenes.csv</code>.</p><details open><summary>Scene table</summary>"
+                 + _table(prov, ["date", "item_id", "platform", "clear_fraction", "baseline",
+                                 "offset_handling", "selected", "reason"],
+                          highlight="selected", percent=["clear_fraction"]) + "</details>")
+    if files:
+        parts.append("<h2 id='files'>Files of this review</h2><ul>"
+                     + "".join(f"<li><code>{html.escape(f)}</code></li>" for f in files) + "</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("geo")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "(unknown version)"
+
+
+def _facts(source: str, scenes: pd.DataFrame, sel: pd.DataFrame, activity: pd.DataFrame,
+           changes: pd.DataFrame, synthetic: bool) -> str:
+    cp = "; ".join(f"{r.date:%Y-%m-%d} (interval {r.lower:%Y-%m-%d} to {r.upper:%Y-%m-%d})"
+                   for r in changes.itertuples()) or "none found"
+    zones = activity["zone"].nunique() if "zone" in activity.columns else 0
+    facts = [("Imagery source", f"{source}{' (synthetic scenario)' if synthetic else ''}"),
+             ("Dates found", str(len(scenes))),
+             ("Images selected", str(len(sel))),
+             ("Key zones measured", str(zones)),
+             ("Change point", cp)]
+    return "<dl class='facts'>" + "".join(
+        f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in facts) + "</dl>"
+
+
+def write_report(path: str | Path, **kwargs: Any) -> Path:
+    """Write :func:`render_report` ``(**kwargs)`` to ``path`` (UTF-8), atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> scenes = pd.DataFrame({"date": pd.to_datetime(["2021-01-01"]), "item_ids": ["x"],
+    ...                        "clear_fraction": [1.0], "selected": [True], "reason": ["r"]})
+    >>> out = write_report(Path(tempfile.mkdtemp()) / "report.html", site="t",
+    ...                    period=("2021", "2022"), source="toy", scenes=scenes,
+    ...                    activity=pd.DataFrame(), figures={})
+    >>> out.name
+    'report.html'
+    """
+    path = Path(path)
+    text = render_report(**kwargs)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    log.info("wrote %s (%d kB)", path, len(text) // 1024)
+    return path

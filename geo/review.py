@@ -1,0 +1,536 @@
+"""The review: from an AOI and a period to a folder one can publish from.
+
+:func:`run_review` chains the pipeline's public steps::
+
+    search -> load -> zone clear fractions -> activity index -> change points
+           -> select scenes -> figures, change map, CSV tables -> report.html
+
+and writes one folder (see :data:`OUTPUTS`). Every number in it traces to a scene:
+``scenes.csv`` lists every date with its item ids, clear fraction and why it was or was
+not selected, and the report's provenance table gives each scene's processing baseline
+and offset handling.
+
+Examples
+--------
+>>> from geo.review import OUTPUTS
+>>> sorted(OUTPUTS)[:3]
+['activity.csv', 'before_after.png', 'change.tif']
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo import errors
+from geo import plot as gplot
+from geo import report as greport
+from geo.aoi import AOI
+from geo.aoi import load as load_aoi
+from geo.select import KeyDate, events_for, select_scenes
+
+__all__ = ["OUTPUTS", "ReviewResult", "run_review", "review_stack", "check_period",
+           "check_source", "pick_before_after"]
+
+log = logging.getLogger(__name__)
+
+OUTPUTS: dict[str, str] = {
+    "activity.csv": "activity index per (date, zone), as geo.activity_index returns it",
+    "scenes.csv": "every date: item ids, clear fraction over key zones, selected, reason",
+    "trend.png": "activity per zone over time, clear fraction, key dates, change point",
+    "before_after.png": "a true-colour pair either side of the change, change map, numbers",
+    "contact_sheet.png": "the selected images in a grid",
+    "zones.png": "the AOI's zones over a clear scene",
+    "timelapse.gif": "the selected images, animated",
+    "change.tif": "the change map between the before/after pair (Cloud Optimized GeoTIFF)",
+    "report.html": "self-contained report: figures, tables, method, provenance",
+}
+"""Files a review folder holds, with what each is."""
+
+_STEPS = ("search", "load", "clear fractions", "activity index", "change points",
+          "select scenes", "change map", "figures", "report")
+
+
+@dataclass
+class ReviewResult:
+    """What :func:`run_review` produced.
+
+    Attributes
+    ----------
+    out
+        The review folder.
+    files
+        Output name -> path, for the files written.
+    scenes
+        The scene table (:func:`geo.select_scenes`).
+    activity
+        The activity table (:func:`geo.activity_index`).
+    change_points
+        What :func:`geo.when.change_points` returned (None if it could not run).
+    provenance
+        Every scene: id, date, platform, clear fraction, baseline, offset handling.
+    before, after
+        Dates of the before/after pair.
+    synthetic
+        Made from the synthetic scenario.
+    n_items
+        Items found by the search.
+    notes
+        Steps that were skipped or degraded, in words.
+    """
+
+    out: Path
+    files: dict[str, Path]
+    scenes: pd.DataFrame
+    activity: pd.DataFrame
+    change_points: Any
+    provenance: pd.DataFrame
+    before: pd.Timestamp | None
+    after: pd.Timestamp | None
+    synthetic: bool
+    n_items: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def selected(self) -> pd.DataFrame:
+        """The selected rows of :attr:`scenes`."""
+        return self.scenes[self.scenes["selected"]]
+
+
+def check_period(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Parse and check a review period (start on or before end).
+
+    Examples
+    --------
+    >>> check_period("2020-10-01", "2025-09-30")[0].year
+    2020
+    >>> check_period("2025-01-01", "2020-01-01")
+    Traceback (most recent call last):
+    ...
+    geo.errors.ReviewError: start 2025-01-01 is after end 2020-01-01: give the earlier date as start
+    """
+    parsed = []
+    for name, value in (("start", start), ("end", end)):
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, TypeError) as exc:
+            raise errors.ReviewError(
+                f"{name} {value!r} is not a date: use YYYY-MM-DD, e.g. 2020-10-01"
+            ) from exc
+        if stamp is pd.NaT or pd.isna(stamp):
+            raise errors.ReviewError(f"{name} {value!r} is not a date: use YYYY-MM-DD")
+        parsed.append(stamp.tz_localize(None) if stamp.tzinfo else stamp)
+    t0, t1 = parsed
+    if t0 > t1:
+        raise errors.ReviewError(
+            f"start {t0.date()} is after end {t1.date()}: give the earlier date as start"
+        )
+    return t0.normalize(), t1.normalize()
+
+
+def check_source(source: str | Path) -> str:
+    """Check a source names a known STAC API, an http(s) URL or a local catalog.
+
+    Examples
+    --------
+    >>> check_source("earth-search")
+    'earth-search'
+    >>> check_source("nowhere")
+    Traceback (most recent call last):
+    ...
+    geo.errors.UnknownSource: source 'nowhere' is neither a known source (earth-search, planetary-computer), an http(s) STAC API URL, nor an existing local catalog (a folder with items.parquet or items.ndjson, or such a file)
+    """
+    text = str(source)
+    try:
+        from geo.search import SOURCES
+
+        known = list(SOURCES)
+    except ImportError:  # pragma: no cover - the imagery step is part of geo
+        known = ["earth-search", "planetary-computer"]
+    if text in known or text.startswith(("http://", "https://")):
+        return text
+    path = Path(text).expanduser()
+    if path.is_dir() and any((path / f).is_file() for f in ("items.parquet", "items.ndjson")):
+        return text
+    if path.is_file() and path.suffix in (".parquet", ".ndjson", ".jsonl", ".geoparquet"):
+        return text
+    raise errors.UnknownSource(
+        f"source {text!r} is neither a known source ({', '.join(known)}), an http(s) STAC API "
+        "URL, nor an existing local catalog (a folder with items.parquet or items.ndjson, or "
+        "such a file)"
+    )
+
+
+def _check_images(images: Any) -> int:
+    if isinstance(images, bool) or not isinstance(images, int | np.integer) or images < 1:
+        raise errors.ReviewError(
+            f"images={images!r}: the number of images to select must be an integer >= 1 "
+            "(the default is 30)"
+        )
+    return int(images)
+
+
+def pick_before_after(scenes: pd.DataFrame, change_points: Any = None,
+                      events: tuple[KeyDate, ...] = (), *, settle_days: int = 180
+                      ) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Choose the before/after pair among the selected scenes.
+
+    *Before*: the clearest selected scene before the change (the change point's lower
+    bound; without one, the first required key date; without any, the middle of the
+    period), the earliest on ties. *After*: among selected scenes at least
+    ``settle_days`` after the change (the upper bound), the one closest in day of year to
+    *before* (same season: comparable sun and snow), then the clearest, then the earliest.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2020-10-05", "2021-03-01", "2022-10-10",
+    ...                   "2023-03-01"]), "clear_fraction": 1.0, "selected": True})
+    >>> [d.date().isoformat() for d in pick_before_after(s, {"date": "2021-08-01"})]
+    ['2020-10-05', '2022-10-10']
+    """
+    sel = scenes[scenes["selected"].astype(bool)].copy()
+    if len(sel) < 2:
+        raise errors.ReviewError("a before/after pair needs at least 2 selected images")
+    sel["date"] = pd.to_datetime(sel["date"])
+    changes = gplot.change_table(change_points)
+    if not changes.empty:
+        lower, upper = changes["lower"].iloc[0], changes["upper"].iloc[0]
+    else:
+        required = [e.date for e in events if e.required]
+        lower = upper = min(required) if required else sel["date"].median()
+    before_pool = sel[sel["date"] < lower]
+    if before_pool.empty:
+        before_pool = sel.iloc[: max(1, len(sel) // 2)]
+    before = before_pool.sort_values(["clear_fraction", "date"], ascending=[False, True]).iloc[0]
+    after_pool = sel[sel["date"] >= upper + pd.Timedelta(days=settle_days)]
+    if after_pool.empty:
+        after_pool = sel[sel["date"] > max(upper, before["date"])]
+    if after_pool.empty:
+        after_pool = sel[sel["date"] != before["date"]]
+    doy = before["date"].day_of_year
+    gap = (after_pool["date"].dt.day_of_year - doy).abs()
+    after_pool = after_pool.assign(season_gap=np.minimum(gap, 365 - gap))
+    after = after_pool.sort_values(["season_gap", "clear_fraction", "date"],
+                                   ascending=[True, False, True]).iloc[0]
+    return pd.Timestamp(before["date"]), pd.Timestamp(after["date"])
+
+
+def run_review(
+    aoi: AOI | str | Path,
+    *,
+    source: str | Path = "earth-search",
+    start: Any = "2020-10-01",
+    end: Any = "2025-09-30",
+    images: int = 30,
+    out: str | Path = "review",
+    offline: bool = False,
+    progress: bool = True,
+    store: Any = None,
+    resolution: float = 10,
+    key_dates: tuple[KeyDate, ...] | None = None,
+    min_clear: float = 0.6,
+    source_label: str | None = None,
+    timelapse_size: int = 520,
+) -> ReviewResult:
+    """Run the whole review of a site and write its folder.
+
+    Parameters
+    ----------
+    aoi
+        An :class:`geo.aoi.AOI`, a built-in AOI name (``"bagram"``) or a GeoJSON path.
+    source
+        ``"earth-search"``, ``"planetary-computer"``, a STAC API URL, or a local catalog
+        (folder or ``.parquet``/``.ndjson`` file), as :func:`geo.search` takes.
+    start, end
+        The period (``YYYY-MM-DD``), inclusive.
+    images
+        How many images to select (default 30).
+    out
+        The review folder (created; files in it are overwritten).
+    offline
+        Use only the local imagery store (no network); see :func:`geo.load`.
+    progress
+        Show progress bars (search, load) and log each step.
+    store
+        Local imagery store (folder) to read from and fill.
+    resolution
+        Pixel size in metres (10, 20 or 60).
+    key_dates
+        Events to include images around and mark; default: the site's timeline
+        (:func:`geo.select.events_for`).
+    min_clear
+        Clear fraction below which a date is only selected as a last resort.
+    source_label
+        How figures and report name the source (default: ``source`` itself).
+    timelapse_size
+        Longest side of the timelapse frames, in pixels.
+
+    Returns
+    -------
+    ReviewResult
+
+    Raises
+    ------
+    geo.errors.ReviewError
+        Bad period or image count, too few dates to review.
+    geo.errors.AOIError, geo.errors.AOINotFound
+        The AOI cannot be loaded.
+    geo.errors.UnknownSource
+        The source is not a known name, URL or local catalog.
+    geo.errors.NoImagery, geo.errors.SourceUnavailable, geo.errors.OfflineMiss
+        From search and load.
+
+    Examples
+    --------
+    >>> from geo.scenario import build, serve                    # doctest: +SKIP
+    >>> folder = build("bagram", Path("/tmp/scn"), profile="small")  # doctest: +SKIP
+    >>> res = run_review("bagram", source=folder, out="/tmp/review")  # doctest: +SKIP
+    >>> int(res.scenes["selected"].sum())                        # doctest: +SKIP
+    30
+    """
+    t0, t1 = check_period(start, end)
+    n = _check_images(images)
+    source = check_source(source)
+    area = aoi if isinstance(aoi, AOI) else load_aoi(aoi)
+    items = _search(area, t0, t1, source, progress, store, offline)
+    stack = _load(items, area, resolution, store, offline, progress)
+    return review_stack(stack, area, items=items, start=t0, end=t1, images=n, out=out,
+                        key_dates=key_dates, min_clear=min_clear,
+                        source_label=source_label or str(source),
+                        timelapse_size=timelapse_size)
+
+
+def review_stack(
+    stack: Any,
+    aoi: AOI | str | Path,
+    *,
+    items: list[Any] | None = None,
+    start: Any = None,
+    end: Any = None,
+    images: int = 30,
+    out: str | Path = "review",
+    key_dates: tuple[KeyDate, ...] | None = None,
+    min_clear: float = 0.6,
+    source_label: str = "",
+    timelapse_size: int = 520,
+    clear: pd.DataFrame | None = None,
+    activity: pd.DataFrame | None = None,
+    change_points: Any = None,
+) -> ReviewResult:
+    """The review's analysis and outputs, from a loaded stack (steps 3 to 9 of :func:`run_review`).
+
+    Parameters
+    ----------
+    stack
+        Dataset from :func:`geo.load`.
+    aoi
+        Its AOI (object, built-in name or path).
+    items
+        The items loaded (for the count and the offset handling in the provenance).
+    start, end
+        The period (default: the stack's first and last dates).
+    clear, activity, change_points
+        Precomputed results of :func:`geo.mask.zone_clear_fraction`,
+        :func:`geo.activity_index` and :func:`geo.when.change_points`; computed when None.
+    images, out, key_dates, min_clear, source_label, timelapse_size
+        As for :func:`run_review`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from geo.testing.review import toy_inputs
+    >>> toy = toy_inputs(n_dates=12)
+    >>> res = review_stack(toy["stack"], toy["aoi"], images=6, out=tempfile.mkdtemp(),
+    ...                    clear=toy["clear"], activity=toy["activity"],
+    ...                    change_points=toy["change_points"], source_label="toy")
+    >>> int(res.scenes["selected"].sum()), sorted(res.files)[0]
+    (6, 'activity.csv')
+    """
+    times = pd.DatetimeIndex(stack["time"].values)
+    t0, t1 = check_period(times.min() if start is None else start,
+                          times.max() if end is None else end)
+    n = _check_images(images)
+    area = aoi if isinstance(aoi, AOI) else load_aoi(aoi)
+    events = key_dates if key_dates is not None else events_for(area)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    items = list(items or [])
+    notes: list[str] = []
+    synthetic = _is_synthetic(stack, items)
+    if clear is None:
+        clear = _clear_fractions(stack, area)
+    if activity is None:
+        activity = _activity(stack, area)
+    changes = change_points if change_points is not None else _change_points(activity, notes)
+    _step(5, "select scenes")
+    scenes = select_scenes(clear, n=n, start=t0, end=t1, key_dates=events, aoi=area,
+                           activity=activity if not activity.empty else None,
+                           min_clear=min_clear)
+    files = _write_tables(folder, activity, scenes)
+    before, after = pick_before_after(scenes, changes, events)
+    change = _change_map(stack, before, after, folder, files, notes)
+    _step(7, "figures")
+    _figures(folder, files, stack=stack, aoi=area, scenes=scenes, activity=activity,
+             changes=changes, events=events, before=before, after=after, change=change,
+             label=source_label, synthetic=synthetic, timelapse_size=timelapse_size)
+    provenance = greport.scene_provenance(stack, scenes, items=items or None)
+    _step(8, "report")
+    figures = {stem: files[name] for stem, name in (
+        ("zones", "zones.png"), ("trend", "trend.png"), ("before_after", "before_after.png"),
+        ("contact_sheet", "contact_sheet.png"), ("timelapse", "timelapse.gif")) if name in files}
+    files["report.html"] = greport.write_report(
+        folder / "report.html", site=_site_name(area), period=(t0, t1), source=source_label,
+        scenes=scenes, activity=activity, provenance=provenance, change_points=changes,
+        events=events, synthetic=synthetic, min_clear=min_clear, notes=notes, figures=figures,
+        files=sorted({*files, "report.html"}),
+    )
+    log.info("review written to %s (%d files)", folder, len(files))
+    return ReviewResult(out=folder, files=files, scenes=scenes, activity=activity,
+                        change_points=changes, provenance=provenance, before=before,
+                        after=after, synthetic=synthetic, n_items=len(items) or len(times),
+                        notes=notes)
+
+
+def _step(i: int, name: str) -> None:
+    log.info("step %d/%d: %s", i + 1, len(_STEPS), name)
+
+
+def _site_name(area: AOI) -> str:
+    site = area.properties.get("site")
+    return f"{site}" if site else area.name
+
+
+def _search(area: AOI, t0: pd.Timestamp, t1: pd.Timestamp, source: str, progress: bool,
+            store: Any, offline: bool) -> list[Any]:
+    from geo.search import search
+
+    _step(0, f"search {source}")
+    kwargs: dict[str, Any] = {"source": source, "progress": progress}
+    if store is not None:
+        kwargs.update(store=store, offline=offline)
+    items = search(area, t0.date(), t1.date(), **kwargs)
+    if len(items) < 2:
+        raise errors.NoImagery(
+            f"{len(items)} item(s) of {area.name} between {t0.date()} and {t1.date()} in "
+            f"{source}: a review needs at least 2; widen the period or check the source"
+        )
+    log.info("%d items found", len(items))
+    return list(items)
+
+
+def _load(items: list[Any], area: AOI, resolution: float, store: Any, offline: bool,
+          progress: bool) -> Any:
+    from geo.load import load
+
+    _step(1, f"load {len(items)} scenes")
+    return load(items, area, resolution=resolution, store=store, offline=offline,
+                progress=progress)
+
+
+def _is_synthetic(stack: Any, items: list[Any]) -> bool:
+    if bool(stack.attrs.get("synthetic", False)):
+        return True
+    return any(bool(getattr(i, "properties", {}).get("geo:synthetic", False)) for i in items)
+
+
+def _clear_fractions(stack: Any, area: AOI) -> pd.DataFrame:
+    from geo.mask import zone_clear_fraction
+
+    _step(2, "clear fraction per zone")
+    clear = zone_clear_fraction(stack, area)
+    if "item_id" not in clear.columns and "item_id" in stack.coords:
+        ids = pd.Series([str(v) for v in stack["item_id"].values],
+                        index=pd.DatetimeIndex(stack["time"].values).normalize())
+        ids = ids.groupby(level=0).agg(";".join)
+        clear = clear.assign(item_id=pd.to_datetime(clear["date"]).dt.normalize().map(ids))
+    return clear
+
+
+def _activity(stack: Any, area: AOI) -> pd.DataFrame:
+    from geo.activity import activity_index
+
+    _step(3, "activity index")
+    return activity_index(stack, area)
+
+
+def _change_points(activity: pd.DataFrame, notes: list[str]) -> Any:
+    _step(4, "change points")
+    try:
+        from geo.when import change_points
+    except ImportError as exc:
+        notes.append(f"change points not computed: geo.when is not available ({exc})")
+        log.warning(notes[-1])
+        return None
+    try:
+        return change_points(activity)
+    except errors.AnalysisError as exc:
+        notes.append(f"no change point: {exc}")
+        log.warning(notes[-1])
+        return None
+
+
+def _change_map(stack: Any, before: pd.Timestamp, after: pd.Timestamp, folder: Path,
+                files: dict[str, Path], notes: list[str]) -> Any:
+    _step(6, f"change map {before.date()} -> {after.date()}")
+    try:
+        from geo.change import change_map, write_cog
+    except ImportError as exc:
+        notes.append(f"change map not made: geo.change is not available ({exc})")
+        log.warning(notes[-1])
+        return None
+    times = pd.DatetimeIndex(stack["time"].values)
+    b, a = (times[gplot.time_index(stack, d)] for d in (before, after))
+    change = change_map(stack, b, a)
+    path = folder / "change.tif"
+    write_cog(change, path)
+    files["change.tif"] = path
+    return change
+
+
+def _write_tables(folder: Path, activity: pd.DataFrame, scenes: pd.DataFrame) -> dict[str, Path]:
+    files = {"activity.csv": folder / "activity.csv", "scenes.csv": folder / "scenes.csv"}
+    _atomic_csv(activity, files["activity.csv"])
+    table = scenes.copy()
+    table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
+    _atomic_csv(table, files["scenes.csv"])
+    return files
+
+
+def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False, float_format="%.4f")
+    os.replace(tmp, path)
+
+
+def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,
+             scenes: pd.DataFrame, activity: pd.DataFrame, changes: Any,
+             events: tuple[KeyDate, ...], before: pd.Timestamp, after: pd.Timestamp,
+             change: Any, label: str, synthetic: bool, timelapse_size: int) -> None:
+    import matplotlib.pyplot as plt
+
+    site = _site_name(aoi)
+    common: dict[str, Any] = {"source": label, "synthetic": synthetic}
+    sel = scenes[scenes["selected"]]
+    clearest = sel.sort_values(["clear_fraction", "date"], ascending=[False, True]).iloc[0]
+    jobs = {
+        "zones.png": lambda p: gplot.aoi_map(aoi, p, stack=stack, date=clearest["date"], **common),
+        "trend.png": lambda p: gplot.trend(activity, p, scenes=scenes, events=events,
+                                           change_points=changes, site=site, **common),
+        "before_after.png": lambda p: gplot.before_after(stack, aoi, before, after, p,
+                                                         change=change, activity=activity,
+                                                         **common),
+        "contact_sheet.png": lambda p: gplot.contact_sheet(stack, scenes, p, aoi=aoi, site=site,
+                                                           **common),
+    }
+    for name, job in jobs.items():
+        fig = job(folder / name)
+        plt.close(fig)
+        files[name] = folder / name
+    files["timelapse.gif"] = gplot.timelapse(stack, scenes, folder / "timelapse.gif", aoi=aoi,
+                                             site=site, size=timelapse_size, **common)

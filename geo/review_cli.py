@@ -1,0 +1,287 @@
+"""``geo review`` and ``geo demo``: the review from the command line.
+
+:func:`register` adds both commands to the ``geo`` typer app (done by :mod:`geo.cli`).
+The commands are thin: they check their arguments, call :func:`geo.review.run_review`
+and turn geo's errors into one clear line and an exit code (:data:`EXIT_CODES`), never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo import errors
+
+__all__ = ["EXIT_CODES", "register", "exit_code", "default_cache"]
+
+log = logging.getLogger(__name__)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_CODES: dict[int, str] = {
+    0: "the review folder was written",
+    1: "the review failed (the message says why)",
+    2: "bad arguments: period, AOI, source, image count",
+    3: "no imagery found for the AOI and period",
+    4: "the source (STAC API or file server) could not be reached",
+    5: "offline and the local store lacks imagery the review needs",
+    6: "the synthetic scenario could not be built or served",
+    130: "interrupted",
+}
+"""Exit codes of ``geo review`` and ``geo demo``."""
+
+_EXIT_TABLE = "\n\n".join(f"{code}: {what}" for code, what in EXIT_CODES.items())
+
+REVIEW_HELP = f"""Review a site: choose N images over a period, draw figures, write a report.
+
+Searches the source for every Sentinel-2 L2A image of the AOI in the period, loads only \
+the AOI's pixels, measures the clear fraction and activity index of every key zone on \
+every date, finds the change point, chooses the images (spread over the period, clearest \
+over the key zones, always around the key dates), and writes to --out: activity.csv, \
+scenes.csv, trend.png, before_after.png, contact_sheet.png, zones.png, timelapse.gif, \
+change.tif and report.html.
+
+Examples:
+
+  geo review --aoi bagram --out bagram_review
+
+  geo review --aoi mysite.geojson --start 2023-01-01 --end 2024-12-31 --images 12
+
+  geo review --aoi bagram --source planetary-computer --out pc_review
+
+  geo review --aoi bagram --source ./scenario_folder --images 20
+
+Exit codes:
+
+{_EXIT_TABLE}
+"""
+
+DEMO_HELP = f"""Run the review on the offline synthetic Bagram scenario (no internet needed).
+
+Builds the scenario into a cache folder the first time (a few minutes for the full \
+five-year archive), serves it on loopback through a real STAC API (rustac) and a \
+range-request file server, and runs the same review a user runs against Earth Search: \
+the network code path is exercised end to end. Every output says SYNTHETIC.
+
+Examples:
+
+  geo demo
+
+  geo demo --out /tmp/demo --profile small --images 12
+
+  geo demo --rebuild
+
+Exit codes:
+
+{_EXIT_TABLE}
+"""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code for an exception (see :data:`EXIT_CODES`).
+
+    Examples
+    --------
+    >>> exit_code(errors.NoImagery("none"))
+    3
+    >>> exit_code(errors.UnknownSource("x"))
+    2
+    """
+    table: tuple[tuple[type[BaseException], int], ...] = (
+        (errors.NoImagery, 3),
+        (errors.SourceUnavailable, 4),
+        (errors.OfflineMiss, 5),
+        (errors.StoreError, 5),
+        (errors.ScenarioError, 6),
+        (errors.UnknownSource, 2),
+        (errors.AOIError, 2),
+        (errors.AOINotFound, 2),
+        (KeyboardInterrupt, 130),
+    )
+    for kind, code in table:
+        if isinstance(exc, kind):
+            return code
+    return 1
+
+
+def default_cache(profile: str, seed: int) -> Path:
+    """Where ``geo demo`` keeps its scenario: ``$GEO_CACHE_DIR`` or ``~/.cache/geo``.
+
+    Examples
+    --------
+    >>> default_cache("small", 0).name
+    'bagram-small-seed0'
+    """
+    root = os.environ.get("GEO_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "geo")
+    return Path(root) / "scenario" / f"bagram-{profile}-seed{seed}"
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    code = exit_code(exc)
+    text = str(exc) or type(exc).__name__
+    err_console.print(f"[bold red]error[/] ({type(exc).__name__}): {text}", highlight=False)
+    if code == 4:
+        err_console.print("hint: check the network or the URL; rerun to resume (reads are cached "
+                          "when --store is given)")
+    return typer.Exit(code)
+
+
+def _guard(run: Callable[[], Any]) -> Any:
+    """Run a command body, turning geo's errors into a message and an exit code."""
+    try:
+        return run()
+    except errors.GeoError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _check_args(aoi: str, source: str, start: str, end: str) -> Any:
+    """Check the arguments before any work; raise typer.BadParameter naming the option."""
+    from geo.aoi import load as load_aoi
+    from geo.review import check_period, check_source
+
+    try:
+        check_period(start, end)
+    except errors.ReviewError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--start' / '--end'") from None
+    try:
+        check_source(source)
+    except errors.UnknownSource as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--source'") from None
+    try:
+        return load_aoi(aoi)
+    except (errors.AOIError, errors.AOINotFound) as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--aoi'") from None
+
+
+def _summary(result: Any) -> None:
+    table = Table(title=f"review written to {result.out}"
+                  + (" [bold red](SYNTHETIC)[/]" if result.synthetic else ""))
+    table.add_column("file")
+    table.add_column("size", justify="right")
+    from geo.review import OUTPUTS
+
+    table.add_column("what")
+    for name in sorted(result.files):
+        path = result.files[name]
+        size = path.stat().st_size if path.exists() else 0
+        table.add_row(name, f"{size / 1024:,.0f} kB", OUTPUTS.get(name, ""))
+    console.print(table)
+    sel = result.selected
+    console.print(f"{len(result.scenes)} dates, {len(sel)} selected "
+                  f"({sel['date'].min():%Y-%m-%d} .. {sel['date'].max():%Y-%m-%d}); "
+                  f"before/after: {result.before:%Y-%m-%d} / {result.after:%Y-%m-%d}")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def review(
+    aoi: str = typer.Option("bagram", "--aoi", help="Built-in AOI name or a GeoJSON path."),
+    source: str = typer.Option("earth-search", "--source",
+                               help="earth-search, planetary-computer, a STAC API URL, or a "
+                                    "local catalog (folder or .parquet/.ndjson)."),
+    start: str = typer.Option("2020-10-01", "--start", help="First day (YYYY-MM-DD)."),
+    end: str = typer.Option("2025-09-30", "--end", help="Last day (YYYY-MM-DD)."),
+    images: int = typer.Option(30, "--images", "-n", min=1, help="Images to select."),
+    out: Path = typer.Option(Path("review"), "--out", "-o", help="Review folder to write."),
+    offline: bool = typer.Option(False, "--offline",
+                                 help="Read only from the local store (--store), no network."),
+    store: Path | None = typer.Option(None, "--store",
+                                      help="Local imagery store: reads are cached there."),
+    resolution: int = typer.Option(10, "--resolution", help="Pixel size in metres (10, 20, 60)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Review a site (see the module help)."""
+    if resolution not in (10, 20, 60):
+        raise typer.BadParameter(f"{resolution} m: use 10, 20 or 60", param_hint="'--resolution'")
+    if offline and store is None:
+        raise typer.BadParameter("--offline needs --store DIR (the local imagery store to read)",
+                                 param_hint="'--offline'")
+    area = _check_args(aoi, source, start, end)
+
+    def run() -> Any:
+        from geo.review import run_review
+
+        return run_review(area, source=source, start=start, end=end, images=images, out=out,
+                          offline=offline, progress=progress, store=store,
+                          resolution=resolution)
+
+    _summary(_guard(run))
+
+
+def demo(
+    out: Path = typer.Option(Path("demo"), "--out", "-o", help="Review folder to write."),
+    profile: str = typer.Option("full", "--profile",
+                                help="Scenario size: full (five years, every pass) or small."),
+    images: int = typer.Option(30, "--images", "-n", min=1, help="Images to select."),
+    cache: Path | None = typer.Option(None, "--cache",
+                                      help="Scenario folder (default: ~/.cache/geo/scenario/..."
+                                           " or $GEO_CACHE_DIR)."),
+    seed: int = typer.Option(0, "--seed", help="Scenario random seed."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild the cached scenario."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Run the review on the offline synthetic scenario (see the module help)."""
+    if profile not in ("full", "small"):
+        raise typer.BadParameter(f"{profile!r}: use full or small", param_hint="'--profile'")
+    folder = cache or default_cache(profile, seed)
+
+    def run() -> Any:
+        return run_demo(out, profile=profile, images=images, cache=folder, seed=seed,
+                        rebuild=rebuild, progress=progress)
+
+    _summary(_guard(run))
+
+
+def run_demo(out: Path, *, profile: str = "full", images: int = 30, cache: Path | None = None,
+             seed: int = 0, rebuild: bool = False, progress: bool = True,
+             start: str = "2020-10-01", end: str = "2025-09-30") -> Any:
+    """Build (if needed) and serve the scenario, then review it over loopback.
+
+    Returns the :class:`geo.review.ReviewResult`. Used by ``geo demo`` and the tests.
+    """
+    from geo import scenario
+    from geo.review import run_review
+
+    folder = Path(cache or default_cache(profile, seed))
+    if rebuild or not (folder / "manifest.json").is_file():
+        console.print(f"building the synthetic scenario ({profile}) in {folder} ...")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        scenario.build("bagram", folder, seed=seed, start=start, end=end, profile=profile,
+                       overwrite=True)
+    else:
+        console.print(f"using the cached scenario in {folder}")
+    with scenario.serve(folder) as server:
+        console.print(f"serving it: STAC API {server.stac_url}, files {server.files_url}")
+        label = (f"synthetic Bagram scenario ({profile}, seed {seed}) via a loopback "
+                 f"STAC API ({server.stac_url})")
+        result = run_review("bagram", source=server.stac_url, start=start, end=end,
+                            images=images, out=out, progress=progress, source_label=label)
+        requests = getattr(server, "requests", [])
+        console.print(f"the file server answered {len(requests)} HTTP requests")
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``review`` and ``demo`` commands to the ``geo`` typer app.
+
+    Examples
+    --------
+    >>> app = typer.Typer()
+    >>> register(app)
+    >>> sorted(c.name for c in app.registered_commands)
+    ['demo', 'review']
+    """
+    app.command("review", help=REVIEW_HELP, no_args_is_help=False)(review)
+    app.command("demo", help=DEMO_HELP)(demo)

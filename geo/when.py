@@ -1,0 +1,303 @@
+"""When did activity change? Change points with uncertainty, and anomalous dates.
+
+The activity table of :func:`geo.activity_index` is first reduced to one series: per
+date, the clear-area-weighted mean of ``activity_index`` over the chosen zones (default:
+the aprons), using unflagged rows only, so a cloudy zone neither drags a date down nor
+silently fills it.
+
+Change points are found with `ruptures`_ (PELT, least-squares cost on the series
+standardised by a robust noise estimate; penalty ``penalty * log(n)``, or a fixed number
+of breaks with dynamic programming). Each break gets an uncertainty interval by a
+residual bootstrap: the fitted piecewise-constant series plus resampled residuals
+(moving blocks, to respect autocorrelation) is re-segmented ``n_boot`` times within the
+break's own window (between its neighbouring breaks), and the interval spans the
+``level`` quantiles of the re-estimated break. Reported dates bracket the change: the
+change happened after ``last_before`` and by ``first_after``; ``lower``/``upper`` are the
+corresponding bracket dates of the interval's ends, ``date`` the midpoint of the bracket.
+
+After the changes, dates whose value departs from their segment's median by more than
+``anomaly_z`` robust standard deviations are listed as anomalous (a parade, a lone
+aircraft, a car park full for one day).
+
+.. _ruptures: https://centre-borelli.github.io/ruptures-docs/
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> d = pd.date_range("2021-01-01", periods=60, freq="7D")
+>>> y = np.r_[np.full(30, 0.05), np.full(30, 0.0)] + np.random.default_rng(0).normal(0, 0.004, 60)
+>>> cp = change_points(pd.Series(y, index=d))
+>>> str(cp.table["first_after"].iloc[0].date())
+'2021-07-30'
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo import errors
+
+__all__ = ["ChangePoints", "series", "change_points", "step_at", "noise"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChangePoints:
+    """Change points of an activity series.
+
+    Attributes
+    ----------
+    table
+        One row per change: ``date, lower, upper, last_before, first_after, before,
+        after, step, step_over_noise``.
+    anomalies
+        Anomalous dates after the first change: ``date, value, expected, z, segment``.
+    series
+        The series that was segmented.
+    noise
+        Robust noise estimate (standard deviation) of the series.
+    """
+
+    table: pd.DataFrame
+    anomalies: pd.DataFrame
+    series: pd.Series
+    noise: float
+
+    @property
+    def main(self) -> pd.Series | None:
+        """The change with the largest step relative to noise (``None`` if no change)."""
+        if self.table.empty:
+            return None
+        return self.table.loc[self.table["step_over_noise"].abs().idxmax()]
+
+
+def series(
+    activity: pd.DataFrame,
+    *,
+    kinds: Sequence[str] | None = ("apron",),
+    zones: Sequence[str] | None = None,
+    value: str = "activity_index",
+    include_flagged: bool = False,
+) -> pd.Series:
+    """One value per date: clear-area-weighted mean of ``value`` over the chosen zones.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"date": pd.to_datetime(["2021-01-01"] * 2), "zone": ["a", "b"],
+    ...                    "kind": "apron", "activity_index": [0.1, 0.3],
+    ...                    "clear_pixels": [100, 300], "flagged": False})
+    >>> float(series(df).iloc[0])
+    0.25
+    """
+    df = activity
+    if kinds is not None:
+        df = df[df["kind"].isin(kinds)]
+    if zones is not None:
+        df = df[df["zone"].isin(zones)]
+    if not include_flagged and "flagged" in df:
+        df = df[~df["flagged"].astype(bool)]
+    df = df[np.isfinite(df[value].astype(float))]
+    if df.empty:
+        raise errors.AnalysisError(
+            f"No unflagged rows of kinds={kinds} zones={zones} with a finite {value!r}; "
+            "check the zone names or pass include_flagged=True."
+        )
+    w = df["clear_pixels"].astype(float) if "clear_pixels" in df else pd.Series(1.0, df.index)
+    num = (df[value].astype(float) * w).groupby(df["date"]).sum()
+    den = w.groupby(df["date"]).sum()
+    out = (num / den).sort_index()
+    out.name = value
+    return out
+
+
+def noise(values: np.ndarray) -> float:
+    """Robust noise standard deviation from first differences (MAD / sqrt 2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(noise(np.random.default_rng(1).normal(0, 2.0, 5000)), 1)
+    2.0
+    """
+    d = np.diff(np.asarray(values, dtype=float))
+    if d.size == 0:
+        return 0.0
+    mad = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)
+    if mad <= 0:
+        mad = float(np.std(d) / np.sqrt(2))
+    return float(mad)
+
+
+def _segment(y: np.ndarray, penalty: float, n_bkps: int | None, min_size: int) -> list[int]:
+    import ruptures as rpt
+
+    sig = y.reshape(-1, 1)
+    if n_bkps is not None:
+        algo = rpt.Dynp(model="l2", min_size=min_size, jump=1).fit(sig)
+        return list(algo.predict(n_bkps=n_bkps))[:-1]
+    algo = rpt.Pelt(model="l2", min_size=min_size, jump=1).fit(sig)
+    return list(algo.predict(pen=penalty))[:-1]
+
+
+def _best_split(y: np.ndarray, min_size: int) -> int:
+    """Index k (y[:k] | y[k:]) minimising the two-segment squared error."""
+    n = y.size
+    c1, c2 = np.cumsum(y), np.cumsum(y**2)
+    k = np.arange(min_size, n - min_size + 1)
+    left = c2[k - 1] - c1[k - 1] ** 2 / k
+    right = (c2[-1] - c2[k - 1]) - (c1[-1] - c1[k - 1]) ** 2 / (n - k)
+    return int(k[np.argmin(left + right)])
+
+
+def _bootstrap(y: np.ndarray, a: int, k: int, b: int, n_boot: int, level: float, block: int,
+               min_size: int, rng: np.random.Generator) -> tuple[int, int]:
+    seg = y[a:b]
+    kk = k - a
+    fit = np.r_[np.full(kk, np.mean(seg[:kk])), np.full(seg.size - kk, np.mean(seg[kk:]))]
+    resid = seg - fit
+    n = seg.size
+    found = np.empty(n_boot, dtype=int)
+    starts_max = max(n - block, 0)
+    for i in range(n_boot):
+        starts = rng.integers(0, starts_max + 1, size=int(np.ceil(n / block)))
+        res = np.concatenate([resid[s:s + block] for s in starts])[:n]
+        found[i] = _best_split(fit + res, min_size)
+    lo, hi = np.quantile(found, [(1 - level) / 2, (1 + level) / 2])
+    return a + int(np.floor(lo)), a + int(np.ceil(hi))
+
+
+def change_points(
+    activity: pd.DataFrame | pd.Series,
+    *,
+    kinds: Sequence[str] | None = ("apron",),
+    zones: Sequence[str] | None = None,
+    value: str = "activity_index",
+    penalty: float = 8.0,
+    n_bkps: int | None = None,
+    min_size: int = 3,
+    n_boot: int = 300,
+    level: float = 0.95,
+    block: int = 3,
+    anomaly_z: float = 4.0,
+    seed: int = 0,
+) -> ChangePoints:
+    """Change points of the activity series with bootstrap intervals, plus anomalous dates.
+
+    Parameters
+    ----------
+    activity
+        The table of :func:`geo.activity_index`, or a ready series indexed by date.
+    kinds, zones, value
+        Which rows and column make the series (see :func:`series`).
+    penalty
+        PELT penalty per break, times ``log(n)``, on the noise-standardised series.
+    n_bkps
+        Find exactly this many breaks instead (dynamic programming).
+    min_size
+        Fewest dates per segment.
+    n_boot, level, block
+        Bootstrap replicates, interval coverage, moving-block length (dates).
+    anomaly_z
+        Robust z-score above which a date after the first change is anomalous.
+    seed
+        Random seed of the bootstrap.
+
+    Returns
+    -------
+    ChangePoints
+
+    Raises
+    ------
+    geo.errors.AnalysisError
+        Fewer than ``2 * min_size`` dates.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> d = pd.date_range("2021-01-01", periods=40, freq="10D")
+    >>> cp = change_points(pd.Series(np.r_[np.ones(20), np.zeros(20)], index=d))
+    >>> cp.table[["last_before", "first_after"]].iloc[0].dt.strftime("%Y-%m-%d").tolist()
+    ['2021-07-10', '2021-07-20']
+    """
+    s = activity if isinstance(activity, pd.Series) else series(
+        activity, kinds=kinds, zones=zones, value=value)
+    s = s.dropna().sort_index()
+    if len(s) < 2 * min_size:
+        raise errors.AnalysisError(
+            f"The activity series has {len(s)} usable dates; change points need at least "
+            f"{2 * min_size}. Use a longer period or fewer flagged dates (lower min_clear)."
+        )
+    y = s.to_numpy(dtype=float)
+    dates = pd.DatetimeIndex(s.index)
+    sigma = noise(y)
+    scale = sigma if sigma > 0 else (float(np.std(y)) or 1.0)
+    z = (y - np.median(y)) / scale
+    bkps = _segment(z, penalty * np.log(len(y)), n_bkps, min_size)
+    rng = np.random.default_rng(seed)
+    edges = [0, *bkps, len(y)]
+    rows = []
+    for j, k in enumerate(bkps):
+        a, b = edges[j], edges[j + 2]
+        lo, hi = _bootstrap(z, a, k, b, n_boot, level, block, min_size, rng)
+        before, after = float(np.median(y[a:k])), float(np.median(y[k:b]))
+        rows.append({
+            "date": dates[k - 1] + (dates[k] - dates[k - 1]) / 2,
+            "lower": dates[max(lo - 1, 0)], "upper": dates[min(hi, len(y) - 1)],
+            "last_before": dates[k - 1], "first_after": dates[k],
+            "before": before, "after": after, "step": after - before,
+            "step_over_noise": (after - before) / scale,
+        })
+    table = pd.DataFrame(rows, columns=["date", "lower", "upper", "last_before", "first_after",
+                                        "before", "after", "step", "step_over_noise"])
+    if not table.empty:
+        table["date"] = table["date"].dt.round("D")
+    anomalies = _anomalies(y, dates, edges, anomaly_z, scale)
+    return ChangePoints(table=table, anomalies=anomalies, series=s, noise=sigma)
+
+
+def _anomalies(y: np.ndarray, dates: pd.DatetimeIndex, edges: list[int], zmax: float,
+               scale: float) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for j in range(1, len(edges) - 1):
+        a, b = edges[j], edges[j + 1]
+        seg = y[a:b]
+        med = float(np.median(seg))
+        spread = max(1.4826 * float(np.median(np.abs(seg - med))), scale)
+        for i in np.nonzero(np.abs(seg - med) / spread > zmax)[0]:
+            rows.append({"date": dates[a + i], "value": float(seg[i]), "expected": med,
+                         "z": float((seg[i] - med) / spread), "segment": j})
+    return pd.DataFrame(rows, columns=["date", "value", "expected", "z", "segment"])
+
+
+def step_at(s: pd.Series, when: Any, *, window_days: int = 90) -> dict[str, float]:
+    """Step of a series at a date (median after - median before, within a window).
+
+    Used to check that a known non-event (e.g. the 2022-01-25 processing-baseline change)
+    leaves no step: compare ``ratio`` (step / noise) with what is found at real changes.
+
+    Examples
+    --------
+    >>> import pandas as pd, numpy as np
+    >>> s = pd.Series(np.r_[np.zeros(10), np.ones(10)], pd.date_range("2022-01-01", periods=20))
+    >>> step_at(s, "2022-01-11")["step"]
+    1.0
+    """
+    t = pd.Timestamp(when)
+    s = s.dropna().sort_index()
+    before = s[(s.index < t) & (s.index >= t - pd.Timedelta(days=window_days))]
+    after = s[(s.index >= t) & (s.index < t + pd.Timedelta(days=window_days))]
+    if before.empty or after.empty:
+        return {"step": float("nan"), "noise": float("nan"), "ratio": float("nan"),
+                "n_before": float(len(before)), "n_after": float(len(after))}
+    step = float(after.median() - before.median())
+    sig = noise(s.to_numpy())
+    return {"step": step, "noise": sig, "ratio": step / sig if sig > 0 else float("inf"),
+            "n_before": float(len(before)), "n_after": float(len(after))}

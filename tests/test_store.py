@@ -1,0 +1,124 @@
+"""The imagery store: safe paths, atomic writes, manifest, clean-up of dead runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo import errors
+from geo.store import ENV_VAR, Store, WindowEntry, href_key, open_store, safe_name
+
+BOUNDS = (521940.0, 3863280.0, 528240.0, 3869940.0)
+
+
+def _put(store: Store, item_id: str = "S2A_42SWD_20220125_0_L2A", asset: str = "red") -> WindowEntry:
+    key = store.window_key(item_id, asset, "https://h/B04.tif", "EPSG:32642", BOUNDS)
+    entry = WindowEntry(key=key, item_id=item_id, asset=asset, href="https://h/B04.tif",
+                        crs="EPSG:32642", bounds=BOUNDS, path="", hist=[1, 2])
+    data = np.arange(300 * 280, dtype="uint16").reshape(300, 280)
+    return store.put(entry, data, transform=Affine(10, 0, 521940, 0, -10, 3869940),
+                     crs="EPSG:32642", nodata=0)
+
+
+@given(st.text(min_size=1, max_size=80))
+@settings(max_examples=200, deadline=None)
+def test_ids_never_steer_paths(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    store = Store(tmp_path_factory.getbasetemp() / "store")
+    path = store.window_path(text, text, "0" * 64)
+    assert path.is_relative_to(store.root / "windows")
+    assert len(path.relative_to(store.root).parts) == 3
+    name = safe_name(text)
+    assert name not in ("", ".", "..") and "/" not in name and "\\" not in name
+
+
+def test_distinct_ids_that_clean_alike_get_distinct_names() -> None:
+    assert safe_name("a/b") != safe_name("a_b") and safe_name("a:b") != safe_name("a/b")
+
+
+def test_put_is_atomic_listed_and_read_back(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    entry = _put(store)
+    store.flush()
+    path = Path(entry.path)
+    assert path.is_file() and path.is_relative_to(tmp_path)
+    assert store.partial_files() == []
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    listed = manifest["windows"][entry.key]
+    assert listed["item_id"] == "S2A_42SWD_20220125_0_L2A" and listed["asset"] == "red"
+    assert listed["sha256"] and listed["nbytes"] == path.stat().st_size
+    with rasterio.open(path) as src:
+        assert src.read(1)[1, 2] == 282
+    again = Store(tmp_path).get(entry.key, entry.item_id, entry.asset)
+    assert again is not None and again.hist == [1, 2]
+
+
+def test_manifest_can_be_rebuilt_from_the_files(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    entry = _put(store)
+    store.flush()
+    (tmp_path / "manifest.json").unlink()
+    assert Store(tmp_path).rebuild_manifest() == 1
+    assert entry.key in json.loads((tmp_path / "manifest.json").read_text())["windows"]
+
+
+def test_unflushed_window_is_still_found(tmp_path: Path) -> None:
+    entry = _put(Store(tmp_path))  # never flushed: as if the process died
+    hit = Store(tmp_path).get(entry.key, entry.item_id, entry.asset)
+    assert hit is not None and hit.key == entry.key
+
+
+def test_partials_of_dead_runs_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    folder = tmp_path / "windows" / "x"
+    folder.mkdir(parents=True)
+    stale = folder / f".red-abc.tif.{pid}.deadbeef.partial"
+    mine = folder / f".red-abd.tif.{os.getpid()}.deadbeef.partial"
+    stale.write_bytes(b"half a file")
+    mine.write_bytes(b"being written")
+    removed = Store(tmp_path).clean_partials()
+    assert removed == [stale] and mine.exists() and not stale.exists()
+
+
+def test_href_key_drops_signatures() -> None:
+    assert href_key("https://a.blob.core.windows.net/c/B04.tif?st=1&sig=x") == \
+        "https://a.blob.core.windows.net/c/B04.tif"
+    store = Store("/tmp/unused-store")
+    k1 = store.window_key("i", "red", "https://a/B04.tif?sig=1", "EPSG:32642", BOUNDS)
+    k2 = store.window_key("i", "red", "https://a/B04.tif?sig=2", "EPSG:32642", BOUNDS)
+    k3 = store.window_key("i", "red", "https://a/B04.tif", "EPSG:32642", (0, 0, 60, 60))
+    assert k1 == k2 != k3
+
+
+def test_default_location_follows_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "elsewhere"))
+    assert open_store(None).root == (tmp_path / "elsewhere").resolve()
+
+
+def test_a_file_is_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(errors.StoreError, match="not a folder"):
+        Store(tmp_path / "f")
+
+
+def test_search_cache_strips_signatures(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    item = {"id": "x", "assets": {"red": {"href": "https://a/B04.tif?sig=secret"}}}
+    store.put_search("k", {"q": 1}, [item])
+    text = (tmp_path / "searches" / "k.json").read_text()
+    assert "secret" not in text
+    cached = store.get_search("k")
+    assert cached is not None and cached["items"][0]["assets"]["red"]["href"] == "https://a/B04.tif"
