@@ -19,3 +19,8 @@ _redact.install()  # signed URLs and tokens never reach geo's log records
 from geo.activity import activity_index  # noqa: E402  (analysis, issue 5)
 
 __all__ += ["activity_index"]
+
+from geo.load import load  # noqa: E402  (imagery, issue 4)
+from geo.search import search  # noqa: E402  (imagery, issue 4)
+
+__all__ += ["search", "load"]

@@ -12,7 +12,9 @@ significantly from that pixel's own *empty-state baseline*. Step by step:
 2. **Gain from a control zone** (season, sun elevation, calibration). Per date and band
    ``g = median over the control's clear pixels of (obs / control baseline)``, where the
    control baseline is the per-pixel median over dates of obs divided by that date's
-   control median. Every observation of the site is divided by ``g``. A brightness factor
+   control median. Every observation of the site is divided by ``g`` and so expressed in
+   units of the control's brightness. Without a control zone each zone is normalised by
+   its own median brightness instead. A brightness factor
    applied to a whole date (site and control alike) cancels exactly. The default control
    is the least vegetated ``control`` zone of the AOI (bare ground behaves like concrete;
    farmland does not). Dates whose control is cloudy take the gain of the nearest clear
@@ -33,8 +35,10 @@ significantly from that pixel's own *empty-state baseline*. Step by step:
    shifted by up to ``tolerance`` pixels (Sentinel-2 co-registration is good to ~5 m)
    does not light up edges.
 6. **Score** = max over bands of (departure / per-pixel robust spread), where the spread
-   is 1.4826 x the median absolute residual over the reference dates, floored at
-   ``noise_floor`` and 2 % of the baseline.
+   is 1.4826 x the median absolute residual over the reference dates (per season where
+   enough dates exist), floored at ``noise_floor`` (of the control's brightness) and 2 %
+   of the baseline. Every step is a ratio or an order statistic, so the scores do not
+   change when a date, or the whole stack, is made uniformly brighter or darker.
 7. **Index.** Pixels scoring above ``threshold`` form 8-connected components; components
    smaller than ``min_pixels`` are noise. ``activity_index`` = anomalous pixels / clear
    zone pixels, with ``activity_low`` / ``activity_high`` at 1.25 x and 1 / 1.25 x the
@@ -156,7 +160,8 @@ class ActivityResult:
     scores
         Zone name -> :class:`ZoneScores` (controls included).
     gain
-        ``(time, band)`` control gain used.
+        ``(time, band)`` control gain used: the control's brightness per date, so the
+        normalised observations are in units of the control's brightness.
     control
         Control zone names used (empty without normalisation).
     """
@@ -258,9 +263,7 @@ def _control_gain(cubes: Sequence[Cube], min_clear: float) -> tuple[np.ndarray, 
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = _nanmedian(data / base[None], axis=2)  # (T, nb)
     good = ok & np.isfinite(gain).all(axis=1)
-    gain = _fill_time(gain, good)
-    gain /= np.median(gain[good], axis=0)  # 1.0 = the control's typical brightness
-    return gain.astype(np.float32), ok
+    return _fill_time(gain, good).astype(np.float32), ok
 
 
 def _pick_control(cubes: dict[str, Cube]) -> str:
@@ -395,7 +398,8 @@ def _haze(gain: np.ndarray, bands: Sequence[str], zs: ZoneScores, has_control: b
         return np.zeros(gain.shape[0])
     b, n = bands.index("blue"), bands.index("nir")
     if has_control:
-        return gain[:, b] / gain[:, n] - 1.0
+        rel = gain / np.nanmedian(gain, axis=0)
+        return rel[:, b] / rel[:, n] - 1.0
     return zs.shift[:, b] / 0.2  # relative to a typical paved-surface blue reflectance
 
 
@@ -486,7 +490,7 @@ def analyse(
     pixels_per_aircraft: float = 10.0,
     min_clear: float = 0.7,
     haze_limit: float = 0.3,
-    noise_floor: float = 0.004,
+    noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
     block: int = 16,
@@ -511,15 +515,17 @@ def analyse(
     if control is None and len(ctrl_names) > 1:
         ctrl_names = [_pick_control({n: cubes[n] for n in ctrl_names})]
     nb = len(next(iter(cubes.values())).bands)
-    if ctrl_names:
-        gain, ctrl_ok = _control_gain([cubes[n] for n in ctrl_names], 0.5)
-    else:
-        log.warning("no control zone: brightness normalisation relies on the zone shift only")
-        gain, ctrl_ok = np.ones((len(times), nb), np.float32), np.ones(len(times), bool)
     season_of, windows = _seasons(times, season_days)
     opts = _Options(_reference_dates(times, reference), season_of, windows, tolerance,
                     noise_floor, min_obs)
-    scores = {n: _scores(c, gain, opts) for n, c in cubes.items()}
+    if ctrl_names:
+        gain, ctrl_ok = _control_gain([cubes[n] for n in ctrl_names], 0.5)
+        scores = {n: _scores(c, gain, opts) for n, c in cubes.items()}
+    else:
+        log.warning("no control zone: each zone is normalised by its own median brightness")
+        ctrl_ok = np.ones(len(times), bool)
+        scores = {n: _scores(c, _control_gain([c], 0.5)[0], opts) for n, c in cubes.items()}
+        gain = np.ones((len(times), nb), np.float32)
     params = {"threshold": threshold, "occupancy_threshold": occupancy_threshold,
               "min_pixels": min_pixels, "min_object_pixels": min_object_pixels,
               "pixels_per_aircraft": pixels_per_aircraft, "min_clear": min_clear,
@@ -563,7 +569,7 @@ def activity_index(
     pixels_per_aircraft: float = 10.0,
     min_clear: float = 0.7,
     haze_limit: float = 0.3,
-    noise_floor: float = 0.004,
+    noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
     block: int = 16,
@@ -608,7 +614,8 @@ def activity_index(
         Relative excess of blue over nir brightening (control gain) above which a date
         is flagged as hazy.
     noise_floor
-        Smallest per-pixel spread (reflectance).
+        Smallest per-pixel spread, as a fraction of the control zone's brightness in
+        the band (0.02 of bare ground's ~0.2 is 0.004 reflectance).
     min_obs
         Fewest clear observations for a seasonal baseline (else the all-season one).
     bands

@@ -141,8 +141,9 @@ def processing_baseline(item: pystac.Item | Mapping[str, Any]) -> str | None:
                 return f"{float(text):05.2f}"
             except ValueError:
                 return text
-    for text in (props.get("s2:product_uri"), props.get("sentinel:product_id"), _field(item, "id")):
-        m = _N_BASELINE.search(str(text or "").removesuffix(".SAFE"))
+    names = (props.get("s2:product_uri"), props.get("sentinel:product_id"), _field(item, "id"))
+    for name in names:
+        m = _N_BASELINE.search(str(name or "").removesuffix(".SAFE"))
         if m:
             return f"{m.group(1)}.{m.group(2)}"
     return None

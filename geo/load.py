@@ -295,7 +295,7 @@ def fetch(
         }
         try:
             for fut in as_completed(futures):
-                item_id, band, href = futures[fut]
+                item_id, band, _href = futures[fut]
                 try:
                     out[item_id][band] = fut.result()
                 except errors.ReadError as exc:
@@ -571,7 +571,8 @@ def load(
     if not scenes_items:
         raise errors.NoImagery(f"No items to load for {site.name}; search found none.")
     crs = CRS.from_epsg(site.epsg)
-    bounds = site.utm_bounds(margin, resolution=max(60.0, float(resolution)))
+    xmin, ymin, xmax, ymax = site.utm_bounds(margin, resolution=max(60.0, float(resolution)))
+    bounds = (xmin, ymin, xmax, ymax)
     geobox = GeoBox.from_bbox(bounds, f"EPSG:{site.epsg}", resolution=resolution)
     pieces = fetch(scenes_items, bounds, crs, bands, store=store, offline=offline,
                    progress=progress, workers=workers, on_error=on_error)
@@ -596,7 +597,8 @@ def _assemble(
     ct, cy, cx = _norm_chunks(chunks, (ny, nx))
     dask_chunks = (_splits(len(days), ct), _splits(ny, cy), _splits(nx, cx))
     crs_wkt = CRS.from_user_input(str(geobox.crs)).to_wkt()
-    coords = {**_time_coords(days), **xr_coords(geobox, crs_coord_name="spatial_ref")}
+    coords: dict[str, Any] = dict(_time_coords(days))
+    coords.update({str(k): v for k, v in xr_coords(geobox, crs_coord_name="spatial_ref").items()})
     data_vars: dict[str, Any] = {}
     for band in bands:
         groups = [[(s.pieces.get(band), s.radiometry.dn_offset) for s in g] for g in days]

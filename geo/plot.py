@@ -139,11 +139,11 @@ def zones_map(aoi: AOI, out: str | Path | None = None, *, synthetic: bool = Fals
 # title, its dates, the scene ids it shows, the data source, and SYNTHETIC when made from
 # the scenario.
 
-RGB_STRETCH = (0.0, 0.30)
+RGB_STRETCH = (0.03, 0.30)
 """Reflectance mapped to black and white in true-colour images (one stretch for all dates,
 so brightness can be compared between them)."""
 
-_GAMMA = 1 / 1.5
+_GAMMA = 1.0
 _FOOTER_SIZE = 7
 _EVENT_COLOUR = "#555555"
 _CHANGE_COLOUR = "#c0392b"
@@ -296,7 +296,7 @@ def _image_axis(ax: Axes, extent: tuple[float, float, float, float]) -> None:
 
 
 def aoi_map(aoi: AOI, out: str | Path | None = None, *, stack: Any = None, date: Any = None,
-            source: str = "", synthetic: bool = False) -> Figure:
+            site: str = "", source: str = "", synthetic: bool = False) -> Figure:
     """Map of an AOI's zones over a true-colour scene, with legend, scale bar, north arrow.
 
     Without a stack it falls back to :func:`zones_map`.
@@ -309,6 +309,8 @@ def aoi_map(aoi: AOI, out: str | Path | None = None, *, stack: Any = None, date:
         Where to save the PNG.
     stack, date
         The scene drawn underneath (dataset from :func:`geo.load` and its date).
+    site
+        Name in the title (default: the AOI's).
     source
         The imagery source, printed in the footer.
     synthetic
@@ -338,7 +340,7 @@ def aoi_map(aoi: AOI, out: str | Path | None = None, *, stack: Any = None, date:
     scale_bar(ax)
     north_arrow(ax)
     day = pd.Timestamp(stack["time"].values[i]).date() if "time" in stack.dims else ""
-    ax.set_title(f"{aoi.name}: zones of the area of interest over the scene of {day}\n"
+    ax.set_title(f"{site or aoi.name}: zones of the area of interest over the scene of {day}\n"
                  f"scene {scene_label(stack, i) if 'time' in stack.dims else ''}; "
                  f"EPSG:{aoi.epsg}, Sentinel-2 tile {', '.join(aoi.tiles)}", fontsize=10)
     approx = int(aoi.zones["source"].astype(str).str.startswith("approximate").sum())
@@ -620,8 +622,8 @@ def zone_numbers(activity: pd.DataFrame, before: Any, after: Any) -> pd.DataFram
 
 
 def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path | None = None, *,
-                 change: Any = None, activity: pd.DataFrame | None = None, source: str = "",
-                 synthetic: bool = False) -> Figure:
+                 change: Any = None, activity: pd.DataFrame | None = None, site: str = "",
+                 source: str = "", synthetic: bool = False) -> Figure:
     """A true-colour pair with zone outlines, the change map, and per-zone numbers.
 
     Parameters
@@ -638,8 +640,8 @@ def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path 
         Change map (y, x) from :func:`geo.change.change_map` (third panel, if given).
     activity
         Activity table; its values on the two dates fill the table under the images.
-    source, synthetic
-        Data source in the footer, SYNTHETIC stamp.
+    site, source, synthetic
+        Name in the title (default: the AOI's), data source in the footer, SYNTHETIC stamp.
 
     Examples
     --------
@@ -681,7 +683,7 @@ def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path 
         assert activity is not None
         _numbers_table(fig.add_subplot(grid[1, :]), zone_numbers(activity, days[0], days[1]),
                        days)
-    fig.suptitle(f"{aoi.name}: before and after, {days[0]:%d %b %Y} against {days[1]:%d %b %Y}",
+    fig.suptitle(f"{site or aoi.name}: before and after, {days[0]:%d %b %Y} against {days[1]:%d %b %Y}",
                  fontsize=12, fontweight="bold", y=0.985)
     _footer(fig, f"{_source_text(source, synthetic)}. Scenes {ids[0]} and {ids[1]}. "
                  f"True colour B04/B03/B02, reflectance {RGB_STRETCH[0]:g}-{RGB_STRETCH[1]:g}, "
@@ -704,7 +706,7 @@ def _change_panel(fig: Figure, ax: Axes, change: Any,
                        interpolation="nearest")
     else:
         hi = float(np.nanpercentile(finite, 99)) if finite.size else 1.0
-        im = ax.imshow(values, extent=extent, origin="upper", cmap="magma", vmin=0,
+        im = ax.imshow(values, extent=extent, origin="upper", cmap="YlOrRd", vmin=0,
                        vmax=hi or 1.0, interpolation="nearest")
     attrs = getattr(change, "attrs", {})
     label = str(attrs.get("long_name") or attrs.get("description") or getattr(change, "name", None)
@@ -740,7 +742,7 @@ def _numbers_table(ax: Axes, numbers: pd.DataFrame, days: Sequence[pd.Timestamp]
 
     table = ax.table(cellText=rows, colLabels=cols, cellLoc="center",
                      bbox=Bbox.from_bounds(0.0, 0.1, 1.0, 0.9))
-    if flags:
+    if flags and (numbers["flagged_before"].eq(True).any() or numbers["flagged_after"].eq(True).any()):
         ax.text(0.0, 0.02, "† flagged by the activity index (cloud or snow over the zone): "
                 "not a reliable value", transform=ax.transAxes, fontsize=7, va="top")
     table.auto_set_font_size(False)

@@ -198,7 +198,9 @@ def pick_before_after(scenes: pd.DataFrame, change_points: Any = None,
     if len(sel) < 2:
         raise errors.ReviewError("a before/after pair needs at least 2 selected images")
     sel["date"] = pd.to_datetime(sel["date"])
-    changes = gplot.change_table(change_points)
+    main = getattr(change_points, "main", None)  # geo.when.ChangePoints: the largest step
+    changes = gplot.change_table(main.to_frame().T if isinstance(main, pd.Series)
+                                 else change_points)
     if not changes.empty:
         lower, upper = changes["lower"].iloc[0], changes["upper"].iloc[0]
     else:
@@ -402,8 +404,9 @@ def _step(i: int, name: str) -> None:
 
 
 def _site_name(area: AOI) -> str:
-    site = area.properties.get("site")
-    return f"{site}" if site else area.name
+    """Short site name for titles: the AOI's ``site`` property up to its first comma."""
+    site = str(area.properties.get("site") or "").split(",")[0].strip()
+    return site or area.name
 
 
 def _search(area: AOI, t0: pd.Timestamp, t1: pd.Timestamp, source: str, progress: bool,
@@ -493,6 +496,17 @@ def _change_map(stack: Any, before: pd.Timestamp, after: pd.Timestamp, folder: P
     return change
 
 
+def _clearest_scene(stack: Any, scenes: pd.DataFrame) -> pd.Timestamp:
+    """The selected date with the most clear pixels over the whole window (map background)."""
+    sel = scenes[scenes["selected"]].sort_values(["clear_fraction", "date"],
+                                                ascending=[False, True]).head(8)
+    if "clear" not in stack:
+        return pd.Timestamp(sel["date"].iloc[0])
+    idx = [gplot.time_index(stack, d) for d in sel["date"]]
+    share = stack["clear"].isel(time=idx).mean(("y", "x")).compute().to_numpy()
+    return pd.Timestamp(sel["date"].iloc[int(np.argmax(share))])
+
+
 def _write_tables(folder: Path, activity: pd.DataFrame, scenes: pd.DataFrame) -> dict[str, Path]:
     files = {"activity.csv": folder / "activity.csv", "scenes.csv": folder / "scenes.csv"}
     _atomic_csv(activity, files["activity.csv"])
@@ -516,15 +530,15 @@ def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,
 
     site = _site_name(aoi)
     common: dict[str, Any] = {"source": label, "synthetic": synthetic}
-    sel = scenes[scenes["selected"]]
-    clearest = sel.sort_values(["clear_fraction", "date"], ascending=[False, True]).iloc[0]
+    background = _clearest_scene(stack, scenes)
     jobs = {
-        "zones.png": lambda p: gplot.aoi_map(aoi, p, stack=stack, date=clearest["date"], **common),
+        "zones.png": lambda p: gplot.aoi_map(aoi, p, stack=stack, date=background, site=site,
+                                             **common),
         "trend.png": lambda p: gplot.trend(activity, p, scenes=scenes, events=events,
                                            change_points=changes, site=site, **common),
         "before_after.png": lambda p: gplot.before_after(stack, aoi, before, after, p,
                                                          change=change, activity=activity,
-                                                         **common),
+                                                         site=site, **common),
         "contact_sheet.png": lambda p: gplot.contact_sheet(stack, scenes, p, aoi=aoi, site=site,
                                                            **common),
     }

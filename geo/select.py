@@ -284,7 +284,7 @@ def select_scenes(
        (zones of kind apron, revetment, parking, yard by default).
     2. For each required key date, take the clear date (at least ``min_clear``) nearest to
        it on the asked side (before / after / either) within its window; if none is clear
-       enough, the clearest in the window.
+       enough, the key date gets no image of its own (a warning says so).
     3. Split the period into ``n`` equal strata of time. Each stratum without a key-date
        image gets its clearest date (ties: nearest the stratum's middle, then earliest),
        if that date is at least ``min_clear`` clear.
@@ -378,14 +378,16 @@ def _select(table: pd.DataFrame, n: int, t0: pd.Timestamp, t1: pd.Timestamp,
             continue
         idx = _key_pick(dates, clearf, in_period, event, min_clear)
         if idx is None:
-            log.info("no image within %d days %s %s (%s)", event.window_days, event.side,
-                     event.date.date(), event.label)
+            log.warning("no image at least %.0f%% clear within %d days %s %s (%s): no key-date "
+                        "image for it", 100 * min_clear, event.window_days,
+                        "of" if event.side == "nearest" else event.side, event.date.date(),
+                        event.label)
             continue
         gap = (pd.Timestamp(dates[idx]) - event.date).days
         days_word = "day" if abs(gap) == 1 else "days"
         when = f"{abs(gap)} {days_word} {'before' if gap < 0 else 'after'}" if gap else "on the day"
-        quality = "" if clearf[idx] >= min_clear else f"; best available, only {clearf[idx]:.0%} clear"
-        text = f"key date: {_side_word(event.side)} {event.label} ({event.date.date()}), {when}{quality}"
+        text = (f"key date: {_side_word(event.side)} {event.label} ({event.date.date()}), {when}, "
+                f"{clearf[idx]:.0%} clear")
         key_label[idx] = f"{key_label[idx]}; {event.label}" if key_label[idx] else event.label
         reasons[idx] = f"{reasons[idx]}; {text}" if idx in reasons else text
         chosen[idx] = "key"
@@ -450,16 +452,11 @@ def _key_pick(dates: np.ndarray, clearf: np.ndarray, in_period: np.ndarray, even
         ok = (dates > when) & (dates <= when + window)
     else:
         ok = np.abs(dates - when) <= window
-    candidates = np.flatnonzero(ok & in_period)
+    candidates = np.flatnonzero(ok & in_period & (clearf >= min_clear))
     if candidates.size == 0:
         return None
     gap = np.abs((dates[candidates] - when).astype("timedelta64[D]").astype(np.int64))
-    clear_enough = clearf[candidates] >= min_clear
-    if clear_enough.any():
-        keep = candidates[clear_enough]
-        order = np.lexsort((dates[keep], -clearf[keep], gap[clear_enough]))
-        return int(keep[order[0]])
-    order = np.lexsort((gap, -clearf[candidates]))
+    order = np.lexsort((dates[candidates], -clearf[candidates], gap))
     return int(candidates[order[0]])
 
 

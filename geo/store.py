@@ -332,11 +332,11 @@ class Store:
             entry = WindowEntry.from_json(listed)
             entry.path = str(path)
             return entry
-        entry = self._entry_from_file(path)
-        if entry is not None:
+        found = self._entry_from_file(path)
+        if found is not None:
             with self._lock:
-                self._pending[key] = entry.to_json()
-        return entry
+                self._pending[key] = found.to_json()
+        return found
 
     def put(
         self, entry: WindowEntry, data: np.ndarray, *, transform: Affine, crs: Any,

@@ -135,7 +135,7 @@ def test_activity_invariant_to_uniform_gain_of_site_and_control(aoi, gain, layou
             out = analyse(scaled, aoi, season_days=None)
         # the scores are the same up to float32 rounding ...
         for zone, zs in base.scores.items():
-            np.testing.assert_allclose(out.scores[zone].score, zs.score, rtol=2e-4, atol=2e-4)
+            np.testing.assert_allclose(out.scores[zone].score, zs.score, rtol=2e-3, atol=1e-3)
         # ... so the index can differ only by a pixel sitting exactly on the threshold
         diff = (out.table["activity_index"] - base.table["activity_index"]).abs()
         assert (diff * base.table["zone_pixels"] <= 1.0 + 1e-9).all()
@@ -183,7 +183,7 @@ def test_season_sun_and_haze_do_not_count(aoi) -> None:
 
 
 def test_cloudy_and_snowy_dates_are_flagged_not_dropped(aoi) -> None:
-    stack = make_stack(aoi, 8, clouds={2: 1.0, 3: 0.2}, snow={5: 1.0, 6: 0.6}, seed=5)
+    stack = make_stack(aoi, 8, clouds={2: 1.0, 3: 0.2}, snow={5: 1.0, 6: 0.35}, seed=5)
     with pytest.warns(errors.CloudyDateWarning, match="flagged"):
         df = activity_index(stack, aoi, season_days=None)
     assert len(df) == 8 * 3

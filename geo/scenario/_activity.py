@@ -530,19 +530,21 @@ def _box_corners(objs: list[Placed]) -> np.ndarray:
     return out
 
 
-def _ring_shapes(rings: list[np.ndarray], values: list[int]) -> list[tuple[dict, int]]:
-    return [({"type": "Polygon", "coordinates": [r.tolist()]}, v)
+def _ring_shapes(rings: list, values: list[int]) -> list[tuple[dict, int]]:
+    return [({"type": "Polygon", "coordinates": [r]}, v)
             for r, v in zip(rings, values, strict=True)]
 
 
-def _hull_rings(corners: np.ndarray, offset: np.ndarray) -> list[np.ndarray]:
-    """Convex hulls of boxes swept along per-box offsets (their shadows)."""
+def _hull_rings(corners: np.ndarray, offset: np.ndarray) -> list:
+    """Convex hulls of boxes swept along per-box offsets (their shadows), as lists."""
     pts = np.concatenate([corners[:, :4], corners[:, :4] + offset[:, None, :]], axis=1)
     hulls = shapely.convex_hull(shapely.multipoints(pts))
     coords, index = shapely.get_coordinates(shapely.get_exterior_ring(hulls),
                                             return_index=True)
-    cuts = np.flatnonzero(np.diff(index)) + 1
-    return np.split(coords, cuts)
+    bounds = np.flatnonzero(np.diff(index)) + 1
+    flat = coords.tolist()
+    edges = [0, *bounds.tolist(), len(flat)]
+    return [flat[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
 def _draw_window(refl: np.ndarray, objs: list[Placed], win: tuple[int, int, int, int],
@@ -559,7 +561,7 @@ def _draw_window(refl: np.ndarray, objs: list[Placed], win: tuple[int, int, int,
     if boxes:
         bobjs = [objs[i] for i in boxes]
         corners = _box_corners(bobjs)
-        feet_shapes += _ring_shapes(list(corners), [i + 1 for i in boxes])
+        feet_shapes += _ring_shapes(corners.tolist(), [i + 1 for i in boxes])
         heights = np.array([o.height for o in bobjs])
         offset = np.stack([sx * heights, sy * heights], -1)
         shadow_shapes += [(r, 1) for r, _ in _ring_shapes(_hull_rings(corners, offset),
@@ -576,9 +578,27 @@ def _draw_window(refl: np.ndarray, objs: list[Placed], win: tuple[int, int, int,
              if shadow_shapes else np.zeros(shape, bool))
     paint = np.zeros((len(objs) + 1, refl.shape[0]), np.float32)
     paint[1:] = np.array([o.paint for o in objs], np.float32)
-    cover = block_mean((ids > 0).astype(np.float32), 10)
-    shade_c = block_mean(shade.astype(np.float32), 10)
-    obj_sum = block_mean(paint[ids].transpose(2, 0, 1), 10)
+    cells = (r1 - r0) * (c1 - c0)
+    cover, obj_sum = _cell_sums(ids.ravel(), shape[1], cells, paint)
+    shade_c, _ = _cell_sums(shade.ravel().astype(np.uint16), shape[1], cells, None)
+    grid = (refl.shape[0], r1 - r0, c1 - c0)
+    cover = cover.reshape(grid[1:])
+    shade_c = shade_c.reshape(grid[1:])
     sub = refl[:, r0:r1, c0:c1]
     keep = 1 - cover - shade_c * (1 - SHADOW_KEEP[:, None, None])
-    refl[:, r0:r1, c0:c1] = sub * keep + obj_sum
+    refl[:, r0:r1, c0:c1] = sub * keep + obj_sum.reshape(grid)
+
+
+def _cell_sums(flat: np.ndarray, width: int, cells: int,
+               paint: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per 10 m cell: the share of 1 m pixels that are set, and the mean paint over it."""
+    nz = np.flatnonzero(flat)
+    row, col = np.divmod(nz, width)
+    cell = (row // 10) * (width // 10) + col // 10
+    cover = np.bincount(cell, minlength=cells).astype(np.float32) / 100.0
+    if paint is None:
+        return cover, np.zeros(0, np.float32)
+    vals = paint[flat[nz]]
+    sums = np.stack([np.bincount(cell, weights=vals[:, b], minlength=cells)
+                     for b in range(paint.shape[1])]).astype(np.float32) / 100.0
+    return cover, sums

@@ -561,7 +561,7 @@ _CLEAR_P = {1: 0.40, 2: 0.38, 3: 0.40, 4: 0.48, 5: 0.62, 6: 0.85, 7: 0.85, 8: 0.
 def _clouds(scene: Scene, day: date, elev: float, az: float,
             rng: np.random.Generator) -> _Clouds:
     h, w = scene.grid.shape()
-    cell = 40.0
+    cell = 60.0
     pad = int(8000 / cell)
     ch, cw = int(h * 10 / cell) + 2 * pad, int(w * 10 / cell) + 2 * pad
     clear = rng.random() < _CLEAR_P[day.month]
@@ -605,10 +605,13 @@ def render_date(scene: Scene, acq: Acquisition, elev: float, az: float,
     day = acq.day
     rng = np.random.default_rng([scene.seed, acq.index + 10_000, 3])
     refl = scene.static_refl.copy()
-    fields = _field_spectra(scene, day, rng)[scene.parcel]               # (y, x, B)
-    refl += (scene.frac[_M["field"]][..., None] * fields * scene.texture[..., None]
-             ).transpose(2, 0, 1)
-    refl += scene.frac[_M["trees"]][None] * _tree_spectrum(day)[:, None, None]
+    table = _field_spectra(scene, day, rng)                               # (parcel, B)
+    field_w = scene.frac[_M["field"]] * scene.texture
+    trees = scene.frac[_M["trees"]]
+    tree_spec = _tree_spectrum(day)
+    for b in range(refl.shape[0]):
+        refl[b] += field_w * table[:, b][scene.parcel]
+        refl[b] += trees * tree_spec[b]
     weeds = _weeds(scene, day)
     season_green = GREEN * 0.6 + DRY_VEG * 0.4
     refl = refl * (1 - weeds) + weeds[None] * season_green[:, None, None]

@@ -28,7 +28,7 @@ from geo import aoi as aoi_mod
 from geo.aoi import ACTIVITY_KINDS, AOI
 from geo.zones import grid_transform
 
-__all__ = ["toy_stack", "toy_inputs"]
+__all__ = ["toy_stack", "toy_inputs", "scenario_folder"]
 
 _BASE = {"red": 0.16, "green": 0.14, "blue": 0.11}
 _SURFACE = {"runway": 0.24, "taxiway": 0.21, "apron": 0.19, "revetment": 0.17, "parking": 0.18,
@@ -146,3 +146,29 @@ def toy_inputs(aoi: AOI | None = None, *, n_dates: int = 40, seed: int = 0) -> d
                                   "upper": [pd.Timestamp("2021-09-01")]})
     return {"aoi": area, "stack": stack, "clear": pd.DataFrame(rows),
             "activity": pd.DataFrame(act_rows), "change_points": change_points}
+
+
+def scenario_folder(profile: str = "small", *, seed: int = 0) -> Any:
+    """The offline scenario for notebooks: ``$GEO_SCENARIO_DIR``, else a cached build.
+
+    The build (:func:`geo.scenario.build`) goes to the cache folder ``geo demo`` uses
+    (:func:`geo.review_cli.default_cache`) and is reused afterwards.
+
+    Examples
+    --------
+    >>> scenario_folder().name  # doctest: +SKIP
+    'bagram-small-seed0'
+    """
+    import os
+    from pathlib import Path
+
+    from geo.review_cli import default_cache
+
+    env = os.environ.get("GEO_SCENARIO_DIR")
+    folder = Path(env) if env else default_cache(profile, seed)
+    if not (folder / "manifest.json").is_file():
+        from geo import scenario
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        scenario.build("bagram", folder, seed=seed, profile=profile, overwrite=True)
+    return folder

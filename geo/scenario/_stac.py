@@ -1,0 +1,333 @@
+"""STAC items and the collection of the synthetic archive, in Earth Search v1's form.
+
+Property names, asset keys, titles, ``raster:bands`` and ids follow the real Earth Search
+``sentinel-2-l2a`` items (see ``shared/fixtures/real/stac/earth-search``); the
+``pc_style`` flavour follows Planetary Computer's (asset keys ``B02``..``B12``, ``SCL``,
+raw DNs, no scale/offset, ``S2A_MSIL2A_..._R005_T42SWD_...`` ids). Every item carries
+``geo:synthetic: true``. Timestamps (``created``, ``updated``, generation times) derive
+from the sensing time, never from the clock, so builds are reproducible.
+
+Examples
+--------
+>>> from datetime import date
+>>> from geo.scenario._cadence import schedule
+>>> acq = schedule("2022-07-24", "2022-07-24")[0]
+>>> item_id(acq, "42SWD")
+'S2A_42SWD_20220724_0_L2A'
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pyproj import Transformer
+from shapely.geometry import box, mapping
+
+from geo.scenario._cadence import Acquisition, earth_sun_factor
+
+__all__ = ["ASSETS", "PC_KEYS", "item_id", "make_item", "make_collection", "COLLECTION_ID"]
+
+COLLECTION_ID = "sentinel-2-l2a"
+
+ASSETS: dict[str, dict[str, Any]] = {
+    # key: file, title, gsd, eo band (name, common, centre, fwhm) or None
+    "blue": {"file": "B02", "title": "Blue (band 2) - 10m", "gsd": 10,
+             "band": ("B02", "blue", 0.49, 0.098)},
+    "green": {"file": "B03", "title": "Green (band 3) - 10m", "gsd": 10,
+              "band": ("B03", "green", 0.56, 0.045)},
+    "red": {"file": "B04", "title": "Red (band 4) - 10m", "gsd": 10,
+            "band": ("B04", "red", 0.665, 0.038)},
+    "nir": {"file": "B08", "title": "NIR 1 (band 8) - 10m", "gsd": 10,
+            "band": ("B08", "nir", 0.842, 0.145)},
+    "swir16": {"file": "B11", "title": "SWIR 1 (band 11) - 20m", "gsd": 20,
+               "band": ("B11", "swir16", 1.61, 0.143)},
+    "swir22": {"file": "B12", "title": "SWIR 2 (band 12) - 20m", "gsd": 20,
+               "band": ("B12", "swir22", 2.19, 0.242)},
+    "scl": {"file": "SCL", "title": "Scene classification map (SCL)", "gsd": 20, "band": None},
+    "visual": {"file": "TCI", "title": "True color image", "gsd": 10, "band": None},
+}
+"""The assets written per item (Earth Search keys) and their files under ``cogs/<id>/``."""
+
+PC_KEYS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir16": "B11",
+           "swir22": "B12", "scl": "SCL", "visual": "visual"}
+"""Planetary Computer asset keys for the same files."""
+
+_PC_TITLES = {"B02": "Band 2 - Blue - 10m", "B03": "Band 3 - Green - 10m",
+              "B04": "Band 4 - Red - 10m", "B08": "Band 8 - NIR - 10m",
+              "B11": "Band 11 - SWIR (1.6) - 20m", "B12": "Band 12 - SWIR (2.2) - 20m",
+              "SCL": "Scene classfication map (SCL)", "visual": "True color image"}
+
+ES_EXTENSIONS = [
+    "https://stac-extensions.github.io/grid/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/processing/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/sentinel-2/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/view/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+]
+PC_EXTENSIONS = [
+    "https://stac-extensions.github.io/eo/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/projection/v1.0.0/schema.json",
+]
+LICENSE = "https://sentinel.esa.int/documents/247904/690755/Sentinel_Data_Legal_Notice"
+_COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+def _stamp(t: Any) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def _gen_time(acq: Acquisition) -> Any:
+    return acq.time + timedelta(hours=1, minutes=37, seconds=acq.index % 50 + 11 * acq.sequence)
+
+
+def _orbit_number(acq: Acquisition) -> int:
+    """Absolute orbit number (made up but monotonic, like ``A024344``)."""
+    return 27000 + acq.index * 143 // 10 + {"a": 0, "b": 11000, "c": 30000}[acq.platform[-1]]
+
+
+def item_id(acq: Acquisition, tile: str, *, pc_style: bool = False) -> str:
+    """The item id Earth Search (or Planetary Computer) would give this acquisition."""
+    if pc_style:
+        gen = _gen_time(acq)
+        return (f"{acq.short_platform}_MSIL2A_{acq.time:%Y%m%dT%H%M%S}_R{acq.relative_orbit:03d}"
+                f"_T{tile}_{gen:%Y%m%dT%H%M%S}")
+    return f"{acq.short_platform}_{tile}_{acq.day:%Y%m%d}_{acq.sequence}_L2A"
+
+
+def footprint(bounds: tuple[float, float, float, float], epsg: int) -> tuple[dict, list[float]]:
+    """GeoJSON polygon (lon/lat) and bbox of UTM bounds."""
+    to_ll = Transformer.from_crs(epsg, 4326, always_xy=True)
+    poly = box(*bounds)
+    xs, ys = poly.exterior.coords.xy
+    lon, lat = to_ll.transform(list(xs), list(ys))
+    ring = [[round(a, 8), round(b, 8)] for a, b in zip(lon, lat, strict=True)]
+    geom = {"type": "Polygon", "coordinates": [ring]}
+    bbox = [round(min(lon), 6), round(min(lat), 6), round(max(lon), 6), round(max(lat), 6)]
+    return geom, bbox
+
+
+def _raster_band(key: str, acq: Acquisition, pc_style: bool) -> list[dict[str, Any]] | None:
+    if pc_style:
+        return None
+    gsd = ASSETS[key]["gsd"]
+    if key == "visual":
+        return [{"nodata": 0, "data_type": "uint8", "spatial_resolution": 10}] * 3
+    if key == "scl":
+        return [{"nodata": 0, "data_type": "uint8", "spatial_resolution": 20}]
+    # Earth Search advertises -0.1 on every baseline >= 04.00 item, applied or not
+    offset = -0.1 if acq.baseline >= "04.00" else 0
+    return [{"nodata": 0, "data_type": "uint16", "spatial_resolution": gsd,
+             "scale": 0.0001, "offset": offset}]
+
+
+def _asset(key: str, acq: Acquisition, iid: str, grid: Any, pc_style: bool) -> dict[str, Any]:
+    spec = ASSETS[key]
+    res = spec["gsd"]
+    h, w = grid.shape(res)
+    out: dict[str, Any] = {"href": f"./cogs/{iid}/{spec['file']}.tif", "type": _COG,
+                           "title": _PC_TITLES[PC_KEYS[key]] if pc_style else spec["title"]}
+    if spec["band"]:
+        name, common, centre, fwhm = spec["band"]
+        out["eo:bands"] = [{"name": name, "common_name": common, "center_wavelength": centre,
+                            "full_width_half_max": fwhm}]
+    elif key == "visual":
+        out["eo:bands"] = [
+            {"name": n, "common_name": c, "center_wavelength": wl, "full_width_half_max": f}
+            for n, c, wl, f in (ASSETS[k]["band"] for k in ("red", "green", "blue"))
+        ]
+    out["gsd"] = res
+    out["proj:shape"] = [h, w]
+    out["proj:transform"] = [float(res), 0.0, grid.x0, 0.0, -float(res), grid.y1]
+    if pc_style:
+        xmin, ymin, xmax, ymax = grid.bounds
+        out["proj:bbox"] = [xmin, ymin, xmax, ymax]
+    bands = _raster_band(key, acq, pc_style)
+    if bands:
+        out["raster:bands"] = bands
+    if key == "visual":
+        out["roles"] = ["visual"] if not pc_style else ["data"]
+    elif key == "scl":
+        out["roles"] = ["data"]
+    else:
+        out["roles"] = ["data", "reflectance"] if not pc_style else ["data"]
+    return out
+
+
+def make_item(acq: Acquisition, *, tile: str, grid: Any, sun: tuple[float, float],
+              cloud_cover: float, scl_stats: dict[str, float], pc_style: bool = False,
+              site: str = "bagram") -> dict[str, Any]:
+    """One STAC item (a dict) for an acquisition, with relative asset hrefs.
+
+    Parameters
+    ----------
+    acq
+        The acquisition.
+    tile
+        MGRS tile name, e.g. ``"42SWD"``.
+    grid
+        The raster window (:class:`geo.scenario._radiometry.SceneGrid`).
+    sun
+        (elevation, azimuth) in degrees.
+    cloud_cover
+        Scene-wide cloud cover in percent.
+    scl_stats
+        Percentage of the window per SCL class (keys ``"0"``..``"11"``).
+    pc_style
+        Write Planetary Computer's keys and ids instead of Earth Search's.
+    """
+    iid = item_id(acq, tile, pc_style=pc_style)
+    geom, bbox = footprint(grid.bounds, grid.epsg)
+    gen = _gen_time(acq)
+    zone, band, square = tile[:2], tile[2], tile[3:]
+    n = _orbit_number(acq)
+    tag = acq.short_platform
+    product_uri = (f"{tag}_MSIL2A_{acq.time:%Y%m%dT%H%M%S}_N{acq.baseline.replace('.', '')}"
+                   f"_R{acq.relative_orbit:03d}_T{tile}_{gen:%Y%m%dT%H%M%S}.SAFE")
+    datatake = f"G{tag}_{acq.time:%Y%m%dT%H%M%S}_{n:06d}_N{acq.baseline}"
+    datastrip = (f"{tag}_OPER_MSI_L2A_DS_2{tag[-1]}PS_{gen:%Y%m%dT%H%M%S}_S"
+                 f"{acq.time:%Y%m%dT%H%M%S}_N{acq.baseline}")
+    granule = (f"{tag}_OPER_MSI_L2A_TL_2{tag[-1]}PS_{gen:%Y%m%dT%H%M%S}_A{n:06d}_T{tile}"
+               f"_N{acq.baseline}")
+    pct = {k: round(v, 6) for k, v in scl_stats.items()}
+    s2: dict[str, Any] = {
+        "s2:degraded_msi_data_percentage": 0,
+        "s2:nodata_pixel_percentage": pct.get("0", 0.0),
+        "s2:saturated_defective_pixel_percentage": pct.get("1", 0.0),
+        "s2:dark_features_percentage": pct.get("2", 0.0),
+        "s2:cloud_shadow_percentage": pct.get("3", 0.0),
+        "s2:vegetation_percentage": pct.get("4", 0.0),
+        "s2:not_vegetated_percentage": pct.get("5", 0.0),
+        "s2:water_percentage": pct.get("6", 0.0),
+        "s2:unclassified_percentage": pct.get("7", 0.0),
+        "s2:medium_proba_clouds_percentage": pct.get("8", 0.0),
+        "s2:high_proba_clouds_percentage": pct.get("9", 0.0),
+        "s2:thin_cirrus_percentage": pct.get("10", 0.0),
+        "s2:snow_ice_percentage": pct.get("11", 0.0),
+        "s2:product_type": "S2MSI2A",
+        "s2:processing_baseline": acq.baseline,
+        "s2:product_uri": product_uri,
+        "s2:generation_time": gen.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+        "s2:datatake_id": datatake,
+        "s2:datatake_type": "INS-NOBS",
+        "s2:datastrip_id": datastrip,
+        "s2:reflectance_conversion_factor": round(earth_sun_factor(acq.day), 12),
+    }
+    elev, az = sun
+    if pc_style:
+        props: dict[str, Any] = {
+            "datetime": _stamp(acq.time).replace("Z", "000Z"),
+            "platform": "Sentinel-2" + acq.platform[-1].upper(),
+            "proj:epsg": grid.epsg, "instruments": ["msi"], "s2:mgrs_tile": tile,
+            "constellation": "Sentinel 2", "s2:granule_id": granule,
+            "eo:cloud_cover": round(cloud_cover, 6), "sat:orbit_state": "descending",
+            "sat:relative_orbit": acq.relative_orbit,
+            "s2:mean_solar_zenith": round(90 - elev, 10),
+            "s2:mean_solar_azimuth": round(az, 10),
+            **s2,
+        }
+    else:
+        created = _stamp(gen + timedelta(minutes=23))
+        centre_lon = round((bbox[0] + bbox[2]) / 2, 5)
+        centre_lat = round((bbox[1] + bbox[3]) / 2, 5)
+        props = {
+            "created": created,
+            "platform": acq.platform,
+            "constellation": "sentinel-2",
+            "instruments": ["msi"],
+            "eo:cloud_cover": round(cloud_cover, 6),
+            "proj:epsg": grid.epsg,
+            "proj:centroid": {"lat": centre_lat, "lon": centre_lon},
+            "mgrs:utm_zone": int(zone),
+            "mgrs:latitude_band": band,
+            "mgrs:grid_square": square,
+            "grid:code": f"MGRS-{tile}",
+            "view:azimuth": round(101.5 + (acq.index % 7) * 0.9, 6),
+            "view:incidence_angle": round(6.2 + (acq.index % 5) * 0.41, 6),
+            "view:sun_azimuth": round(az, 10),
+            "view:sun_elevation": round(elev, 10),
+            "s2:tile_id": granule,
+            **s2,
+            "datetime": _stamp(acq.time),
+            "s2:sequence": str(acq.sequence),
+            "earthsearch:s3_path": (f"s3://sentinel-cogs/sentinel-s2-l2a-cogs/{int(zone)}/{band}/"
+                                    f"{square}/{acq.day.year}/{acq.day.month}/{iid}"),
+            "earthsearch:payload_id": (f"roda-sentinel2/workflow-sentinel2-to-stac/"
+                                       f"{abs(hash_text(iid)):032x}"[:76]),
+            "earthsearch:boa_offset_applied": bool(acq.offset_applied),
+            "processing:software": {"sentinel2-to-stac": "2025.03.06"},
+            "sat:relative_orbit": acq.relative_orbit,
+            "sat:orbit_state": "descending",
+            "updated": created,
+        }
+    props["geo:synthetic"] = True
+    assets = {(PC_KEYS[k] if pc_style else k): _asset(k, acq, iid, grid, pc_style)
+              for k in ASSETS}
+    links = [{"rel": "license", "href": LICENSE},
+             {"rel": "collection", "href": "./collection.json", "type": "application/json"},
+             {"rel": "parent", "href": "./collection.json", "type": "application/json"}]
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": PC_EXTENSIONS if pc_style else ES_EXTENSIONS,
+        "id": iid,
+        "geometry": geom,
+        "bbox": bbox,
+        "properties": props,
+        "links": links,
+        "assets": assets,
+        "collection": COLLECTION_ID,
+    }
+
+
+def hash_text(text: str) -> int:
+    """A stable 128-bit integer from text (Python's hash() is salted per process)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "big")
+
+
+def make_collection(items: list[dict[str, Any]], *, site: str, pc_style: bool = False,
+                    seed: int = 0) -> dict[str, Any]:
+    """The ``sentinel-2-l2a`` collection of the synthetic archive (extent from the items)."""
+    lons = [v for it in items for v in it["bbox"][0::2]]
+    lats = [v for it in items for v in it["bbox"][1::2]]
+    times = sorted(it["properties"]["datetime"] for it in items)
+    keys = PC_KEYS if pc_style else {k: k for k in ASSETS}
+    item_assets = {}
+    for key, out_key in keys.items():
+        spec = ASSETS[key]
+        entry: dict[str, Any] = {"type": _COG, "title": spec["title"], "gsd": spec["gsd"],
+                                 "roles": ["visual"] if key == "visual" else ["data"]}
+        item_assets[out_key] = entry
+    return {
+        "type": "Collection",
+        "id": COLLECTION_ID,
+        "stac_version": "1.0.0",
+        "stac_extensions": ["https://stac-extensions.github.io/item-assets/v1.0.0/schema.json"],
+        "title": f"SYNTHETIC Sentinel-2 Level-2A ({site})",
+        "description": (
+            f"SYNTHETIC imagery generated by geo.scenario (site {site}, seed {seed}) in the "
+            f"form of {'Planetary Computer' if pc_style else 'Earth Search v1'}'s "
+            "sentinel-2-l2a collection. Not real Sentinel-2 data: for offline tests, demos "
+            "and accuracy benchmarks against the planted truth (truth.csv)."
+        ),
+        "keywords": ["sentinel", "synthetic", "geo"],
+        "license": "proprietary",
+        "extent": {
+            "spatial": {"bbox": [[min(lons), min(lats), max(lons), max(lats)]] if items
+                        else [[-180, -90, 180, 90]]},
+            "temporal": {"interval": [[times[0], times[-1]] if times else [None, None]]},
+        },
+        "summaries": {"platform": sorted({it["properties"]["platform"] for it in items}),
+                      "constellation": ["sentinel-2"], "instruments": ["msi"],
+                      "gsd": [10, 20]},
+        "item_assets": item_assets,
+        "links": [{"rel": "license", "href": LICENSE}],
+        "geo:synthetic": True,
+    }

@@ -1,0 +1,383 @@
+"""Serve a scenario like Earth Search: a real STAC API plus a range-request file server.
+
+``rustac serve`` (the Rust STAC server from PyPI) serves the items; a threaded HTTP
+server answers ``GET``/``HEAD`` with ``Range: bytes=a-b`` over the COGs, the way an
+object store does. Both listen on free loopback ports; item hrefs point at the file
+server, so code under test reads the scenario exactly as it reads Earth Search.
+
+Examples
+--------
+>>> with serve("/tmp/scenario") as srv:  # doctest: +SKIP
+...     print(srv.stac_url, srv.files_url)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from geo import errors
+
+__all__ = ["ScenarioServer", "serve", "FileServer", "rustac_binary", "free_port"]
+
+log = logging.getLogger(__name__)
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rustac_binary() -> str:
+    """Path of the ``rustac`` executable (on PATH or beside the running Python).
+
+    Raises
+    ------
+    geo.errors.MissingDependency
+        When no ``rustac`` executable is found.
+    """
+    found = shutil.which("rustac") or shutil.which("rustac", path=str(Path(sys.executable).parent))
+    if not found:
+        raise errors.MissingDependency(
+            "The 'rustac' command (a STAC API server) was not found on PATH or beside "
+            f"{sys.executable}. Install it with: pip install rustac"
+        )
+    return found
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _FileHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        log.debug("file server: " + format, *args)
+
+    def _target(self) -> Path | None:
+        rel = unquote(urlsplit(self.path).path).lstrip("/")
+        root = self.server.root
+        path = (root / rel).resolve()
+        if root not in path.parents and path != root:
+            return None
+        return path if path.is_file() else None
+
+    def _record(self, rng: str | None) -> None:
+        with self.server.lock:
+            self.server.requests.append((self.command, urlsplit(self.path).path, rng))
+
+    def do_HEAD(self) -> None:
+        self._serve(body=False)
+
+    def do_GET(self) -> None:
+        self._serve(body=True)
+
+    def _serve(self, *, body: bool) -> None:
+        rng = self.headers.get("Range")
+        self._record(rng)
+        path = self._target()
+        if path is None:
+            self._reply(404, b"not found\n", "text/plain", body=body)
+            return
+        size = path.stat().st_size
+        ctype = "image/tiff" if path.suffix.lower() in (".tif", ".tiff") else (
+            "application/json" if path.suffix == ".json" else "application/octet-stream")
+        if rng is None:
+            self._send_file(path, 0, size, size, 200, ctype, body)
+            return
+        span = _parse_range(rng, size)
+        if span is None:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            return
+        start, end = span
+        self._send_file(path, start, end + 1, size, 206, ctype, body)
+
+    def _send_file(self, path: Path, start: int, stop: int, size: int, status: int,
+                   ctype: str, body: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(stop - start))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+        self.end_headers()
+        if body:
+            with path.open("rb") as f:
+                f.seek(start)
+                self.wfile.write(f.read(stop - start))
+
+    def _reply(self, status: int, data: bytes, ctype: str, *, body: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single ``bytes=`` range, or None if unsatisfiable."""
+    m = _RANGE.match(header.strip())
+    if not m or size == 0:
+        return None
+    a, b = m.groups()
+    if a == "" and b == "":
+        return None
+    if a == "":                       # suffix: the last b bytes
+        n = int(b)
+        return (max(0, size - n), size - 1) if n > 0 else None
+    start = int(a)
+    end = min(int(b), size - 1) if b else size - 1
+    if start >= size or end < start:
+        return None
+    return start, end
+
+
+class _FileHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    root: Path
+    requests: list[tuple[str, str, str | None]]
+    lock: threading.Lock
+
+
+class FileServer:
+    """A loopback HTTP server of a folder with byte-range support (like an object store).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, urllib.request
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "a.bin").write_bytes(b"0123456789")
+    >>> with FileServer(d) as fs:
+    ...     req = urllib.request.Request(fs.url + "a.bin", headers={"Range": "bytes=2-4"})
+    ...     urllib.request.urlopen(req).read()
+    b'234'
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self._httpd = _FileHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.root = self.root
+        self._httpd.requests = []
+        self._httpd.lock = threading.Lock()
+        self.port = int(self._httpd.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        name=f"geo-files-{self.port}", daemon=True)
+        self._thread.start()
+
+    @property
+    def requests(self) -> list[tuple[str, str, str | None]]:
+        """A copy of the (method, path, Range header) of every request so far."""
+        with self._httpd.lock:
+            return list(self._httpd.requests)
+
+    def clear(self) -> None:
+        """Forget the recorded requests."""
+        with self._httpd.lock:
+            self._httpd.requests.clear()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FileServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ScenarioServer:
+    """A running STAC API (``rustac serve``) and file server over a scenario folder.
+
+    Attributes
+    ----------
+    stac_url
+        Root of the STAC API, e.g. ``http://127.0.0.1:40123``.
+    files_url
+        Root of the file server (item hrefs start with it), ending in ``/``.
+    collection
+        The collection id (``"sentinel-2-l2a"``).
+    folder
+        The scenario folder served.
+
+    Examples
+    --------
+    >>> import pystac_client  # doctest: +SKIP
+    >>> with ScenarioServer("/tmp/scenario") as srv:  # doctest: +SKIP
+    ...     client = pystac_client.Client.open(srv.stac_url)
+    ...     items = list(client.search(collections=[srv.collection], max_items=5).items())
+    """
+
+    def __init__(self, folder: str | Path, *, timeout: float = 30.0) -> None:
+        self.folder = Path(folder).resolve()
+        for name in ("items.ndjson", "collection.json", "manifest.json"):
+            if not (self.folder / name).is_file():
+                raise errors.ScenarioError(
+                    f"{self.folder} is not a complete scenario (no {name}); build one with "
+                    "`geo scenario build --out DIR`."
+                )
+        self.collection = json.loads((self.folder / "collection.json").read_text())["id"]
+        self._tmp = Path(tempfile.mkdtemp(prefix="geo-serve-"))
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._files = FileServer(self.folder)
+        self.files_url = self._files.url
+        try:
+            self._write_api_inputs()
+            self.stac_url = self._start_rustac(timeout)
+        except BaseException:
+            self.close()
+            raise
+        self.stac_requests = None
+        """Not counted: rustac does not report its requests."""
+
+    @property
+    def requests(self) -> list[tuple[str, str, str | None]]:
+        """(method, path, Range header) of every file-server request so far (a copy)."""
+        return self._files.requests
+
+    def clear_requests(self) -> None:
+        """Forget the file-server requests recorded so far."""
+        self._files.clear()
+
+    def _write_api_inputs(self) -> None:
+        base = self.files_url
+        with (self.folder / "items.ndjson").open(encoding="utf-8") as src, \
+                (self._tmp / "items.ndjson").open("w", encoding="utf-8") as dst:
+            for line in src:
+                if not line.strip():
+                    continue
+                item = json.loads(line)
+                for asset in item["assets"].values():
+                    href = asset["href"]
+                    if href.startswith("./"):
+                        asset["href"] = base + href[2:]
+                item["links"] = [ln for ln in item.get("links", [])
+                                 if not str(ln.get("href", "")).startswith(".")]
+                dst.write(json.dumps(item) + "\n")
+        coll = json.loads((self.folder / "collection.json").read_text())
+        coll["links"] = [ln for ln in coll.get("links", [])
+                         if not str(ln.get("href", "")).startswith(".")]
+        (self._tmp / "collection.json").write_text(json.dumps(coll))
+
+    def _start_rustac(self, timeout: float) -> str:
+        binary = rustac_binary()
+        last = ""
+        for _ in range(3):  # a port can be taken between picking and binding it
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            self._proc = subprocess.Popen(
+                [binary, "serve", "--addr", f"127.0.0.1:{port}",
+                 str(self._tmp / "collection.json"), str(self._tmp / "items.ndjson")],
+                stdout=subprocess.DEVNULL, stderr=(self._tmp / "rustac.log").open("wb"),
+                env={**os.environ, "RUST_LOG": "error"},
+            )
+            if self._wait_ready(url, timeout):
+                log.info("STAC API at %s, files at %s", url, self.files_url)
+                return url
+            last = (self._tmp / "rustac.log").read_text(errors="replace")[-2000:]
+            self._stop_proc()
+        raise errors.ScenarioError(
+            f"`rustac serve` did not start on 127.0.0.1 (log: {last.strip() or 'empty'}). "
+            "Check that `rustac serve --help` works in this environment."
+        )
+
+    def _wait_ready(self, url: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(url + f"/collections/{self.collection}",
+                                            timeout=2) as resp:
+                    if resp.status == 200:
+                        return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(delay)  # polling a child process's readiness, not syncing a test
+            delay = min(delay * 1.5, 0.25)
+        return False
+
+    def _stop_proc(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=5)
+        self._proc = None
+
+    def close(self) -> None:
+        """Stop both servers and remove the temporary API inputs."""
+        self._stop_proc()
+        self._files.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> ScenarioServer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ScenarioServer(stac_url={self.stac_url!r}, files_url={self.files_url!r})"
+
+
+def serve(folder: str | Path, *, timeout: float = 30.0) -> ScenarioServer:
+    """Start a STAC API and a range-request file server over a scenario folder.
+
+    Use it as a context manager (or call ``.close()``).
+
+    Parameters
+    ----------
+    folder
+        A folder written by :func:`geo.scenario.build`.
+    timeout
+        Seconds to wait for ``rustac serve`` to answer.
+
+    Returns
+    -------
+    ScenarioServer
+
+    Raises
+    ------
+    geo.errors.ScenarioError
+        The folder is not a complete scenario, or the API did not start.
+    geo.errors.MissingDependency
+        ``rustac`` is not installed.
+
+    Examples
+    --------
+    >>> with serve("/tmp/scenario") as srv:  # doctest: +SKIP
+    ...     srv.collection
+    'sentinel-2-l2a'
+    """
+    return ScenarioServer(folder, timeout=timeout)
