@@ -46,7 +46,12 @@ significantly from that pixel's own *empty-state baseline*. Step by step:
    containers) the threshold is ``occupancy_threshold`` and single pixels count: the
    index is the occupancy of the lot. For aprons and revetments ``objects`` counts
    aircraft-plausible components (:func:`geo.objects.find_objects`).
-8. **Flags.** Dates with less than ``min_clear`` of a zone clear are flagged (``cloud``,
+8. **Own cloud mask.** The SCL misses thin cloud, soft cloud-shadow edges and haze
+   patches; they depart over areas far larger than an aircraft. Where more than half of
+   a 9 x 9 pixel window departs, the pixels (grown by two) are masked as not clear in
+   aprons, revetments, runways, taxiways and controls; parking and yard rows are flagged
+   when much of the rest of the site was masked so (a full car park is broad too).
+9. **Flags.** Dates with less than ``min_clear`` of a zone clear are flagged (``cloud``,
    ``snow``, ``no data``), as are hazy ones; they keep their row and their (less
    reliable) numbers, they are never dropped. ``control_activity`` is the same index on
    the control zone: the date's false-alarm level.
@@ -375,6 +380,32 @@ def _scores(cube: Cube, gain: np.ndarray, opts: _Options) -> ZoneScores:
     )
 
 
+def _mask_broad(zs: ZoneScores, threshold: float, window: int) -> np.ndarray:
+    """Mask departures broader than any aircraft (cloud, cloud shadow, haze the SCL missed).
+
+    A pixel is *broad* where more than half of the ``window x window`` pixels around it
+    score above ``threshold``; an aircraft (at most ~5 x 5 pixels at 10 m) never fills
+    half of a 9 x 9 window, a cloud or its shadow does. Broad pixels, grown by two
+    pixels, are set to NaN (not clear). Returns the per-date fraction of the zone masked.
+    """
+    valid = np.isfinite(zs.score)
+    hot = np.where(valid, zs.score > threshold, False).astype(np.float32)
+    share = ndimage.uniform_filter(hot, size=(1, window, window), mode="constant")
+    cover = ndimage.uniform_filter(valid.astype(np.float32), size=(1, window, window),
+                                   mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        broad = (share / np.maximum(cover, 1e-6) > 0.5) & (cover > 0.25)
+    if not broad.any():
+        return np.zeros(zs.score.shape[0])
+    broad = ndimage.binary_dilation(broad, structure=np.ones((1, 5, 5), bool))
+    masked = broad & valid & zs.mask[None]
+    zs.score[broad] = np.nan
+    n = max(int(zs.mask.sum()), 1)
+    frac = masked.sum(axis=(1, 2)) / n
+    zs.clear_fraction = np.maximum(zs.clear_fraction - frac, 0.0)
+    return frac
+
+
 # --- index -----------------------------------------------------------------------------------
 
 def _fraction(zs: ZoneScores, t: int, threshold: float, min_pixels: int) -> tuple[float, int]:
@@ -404,7 +435,8 @@ def _haze(gain: np.ndarray, bands: Sequence[str], zs: ZoneScores, has_control: b
 
 
 def _zone_rows(zs: ZoneScores, times: pd.DatetimeIndex, ids: np.ndarray, p: dict[str, Any],
-               control: ZoneScores | None, ctrl_ok: np.ndarray, res: float, haze: np.ndarray
+               control: ZoneScores | None, ctrl_ok: np.ndarray, res: float, haze: np.ndarray,
+               masked: np.ndarray | None, site_broad: np.ndarray
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     occupancy = zs.kind in OCCUPANCY_KINDS
     k = p["occupancy_threshold"] if occupancy else p["threshold"]
@@ -418,6 +450,14 @@ def _zone_rows(zs: ZoneScores, times: pd.DatetimeIndex, ids: np.ndarray, p: dict
         reason, flag = reasons[t], bool(flagged[t])
         if np.isfinite(haze[t]) and haze[t] > p["haze_limit"]:
             flag, reason = True, "; ".join(filter(None, [reason, f"haze: +{haze[t]:.0%} blue"]))
+        notes = [] if ctrl_ok[t] else ["control zone not clear: gain of nearest clear date"]
+        if masked is not None and masked[t] > 0:
+            notes.append(f"{masked[t]:.0%} of the zone masked as cloud, shadow or haze the "
+                         "SCL missed")
+        if masked is None and site_broad[t] > p["max_site_broad"]:
+            flag = True
+            reason = "; ".join(filter(None, [reason, f"site {site_broad[t]:.0%} under cloud, "
+                                                     "shadow or haze the SCL missed"]))
         found: list[dict[str, Any]] = []
         if zs.kind in OBJECT_KINDS:
             found = find_objects(zs.score[t], zs.valid(t), threshold=k, resolution=res,
@@ -439,10 +479,18 @@ def _zone_rows(zs: ZoneScores, times: pd.DatetimeIndex, ids: np.ndarray, p: dict
             "clear_pixels": int(zs.valid(t).sum()), "zone_pixels": int(zs.mask.sum()),
             "control_activity": ctrl, "ndvi": float(zs.ndvi[t]), "flagged": flag,
             "flag_reason": reason,
-            "note": "" if ctrl_ok[t] else "control zone not clear: gain of nearest clear date",
+            "note": "; ".join(notes),
             "item_id": str(ids[t]),
         })
     return rows, objs
+
+
+def _site_broad(scores: dict[str, ZoneScores], masked: dict[str, np.ndarray]) -> np.ndarray:
+    """Per date, the area-weighted share of the (non-parking) zones masked as broad."""
+    if not masked:
+        return np.zeros(next(iter(scores.values())).score.shape[0])
+    w = np.array([scores[n].mask.sum() for n in masked], dtype=float)
+    return np.asarray(sum(f * wi for f, wi in zip(masked.values(), w)) / w.sum())
 
 
 def _zone_names(aoi: AOI, kinds: Sequence[str], zones: Sequence[str] | None) -> list[str]:
@@ -490,6 +538,9 @@ def analyse(
     pixels_per_aircraft: float = 10.0,
     min_clear: float = 0.7,
     haze_limit: float = 0.3,
+    broad_threshold: float = 3.0,
+    broad_window: int = 9,
+    max_site_broad: float = 0.05,
     noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
@@ -529,15 +580,19 @@ def analyse(
     params = {"threshold": threshold, "occupancy_threshold": occupancy_threshold,
               "min_pixels": min_pixels, "min_object_pixels": min_object_pixels,
               "pixels_per_aircraft": pixels_per_aircraft, "min_clear": min_clear,
-              "haze_limit": haze_limit}
+              "haze_limit": haze_limit, "max_site_broad": max_site_broad}
     res = float(abs(stack["x"].values[1] - stack["x"].values[0])) if stack.sizes["x"] > 1 else 10.0
     ids = (stack["item_id"].to_numpy() if "item_id" in stack.coords
            else np.full(len(times), "", dtype=object))
+    masked = {n: _mask_broad(zs, broad_threshold, broad_window) for n, zs in scores.items()
+              if zs.kind not in OCCUPANCY_KINDS}
+    site_broad = _site_broad(scores, masked)
     ctrl_scores = scores[ctrl_names[0]] if ctrl_names else None
     rows, objs = [], []
     for n in names:
         haze = _haze(gain, cubes[n].bands, scores[n], bool(ctrl_names))
-        r, o = _zone_rows(scores[n], times, ids, params, ctrl_scores, ctrl_ok, res, haze)
+        r, o = _zone_rows(scores[n], times, ids, params, ctrl_scores, ctrl_ok, res, haze,
+                          masked.get(n), site_broad)
         rows += r
         objs += o
     table = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -569,6 +624,9 @@ def activity_index(
     pixels_per_aircraft: float = 10.0,
     min_clear: float = 0.7,
     haze_limit: float = 0.3,
+    broad_threshold: float = 3.0,
+    broad_window: int = 9,
+    max_site_broad: float = 0.05,
     noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
@@ -613,6 +671,14 @@ def activity_index(
     haze_limit
         Relative excess of blue over nir brightening (control gain) above which a date
         is flagged as hazy.
+    broad_threshold, broad_window
+        Departures above ``broad_threshold`` filling more than half of a
+        ``broad_window``-pixel square are broader than any aircraft: cloud, cloud shadow
+        or haze the SCL missed. They are masked (not clear) in aprons, revetments,
+        runways, taxiways and controls.
+    max_site_broad
+        Parking and yard rows (where a full lot is legitimately broad) are flagged when
+        more than this share of the other zones was masked so on that date.
     noise_floor
         Smallest per-pixel spread, as a fraction of the control zone's brightness in
         the band (0.02 of bare ground's ~0.2 is 0.004 reflectance).
@@ -650,6 +716,7 @@ def activity_index(
         season_days=season_days, tolerance=tolerance, threshold=threshold,
         occupancy_threshold=occupancy_threshold, min_pixels=min_pixels,
         min_object_pixels=min_object_pixels, pixels_per_aircraft=pixels_per_aircraft,
-        min_clear=min_clear, haze_limit=haze_limit, noise_floor=noise_floor,
+        min_clear=min_clear, haze_limit=haze_limit, broad_threshold=broad_threshold,
+        broad_window=broad_window, max_site_broad=max_site_broad, noise_floor=noise_floor,
         min_obs=min_obs, bands=bands, block=block,
     ).table

@@ -29,6 +29,7 @@ import pandas as pd
 
 import geo
 from geo import plot
+from geo.activity import activity_index
 from geo.load import load
 from geo.search import search
 from geo.select import events_for
@@ -42,7 +43,7 @@ ds = load(items, aoi, progress=False)
 print(f"{ds.sizes['time']} dates, {ds.sizes['y']} x {ds.sizes['x']} pixels of 10 m")
 
 # %%
-activity = geo.activity.activity_index(ds, aoi)
+activity = activity_index(ds, aoi)  # also geo.activity_index
 activity.head()
 
 # %% [markdown]
