@@ -451,7 +451,7 @@ def _zone_rows(zs: ZoneScores, times: pd.DatetimeIndex, ids: np.ndarray, p: dict
         if np.isfinite(haze[t]) and haze[t] > p["haze_limit"]:
             flag, reason = True, "; ".join(filter(None, [reason, f"haze: +{haze[t]:.0%} blue"]))
         notes = [] if ctrl_ok[t] else ["control zone not clear: gain of nearest clear date"]
-        if masked is not None and masked[t] > 0:
+        if masked is not None and masked[t] >= 0.005:
             notes.append(f"{masked[t]:.0%} of the zone masked as cloud, shadow or haze the "
                          "SCL missed")
         if masked is None and site_broad[t] > p["max_site_broad"]:
@@ -534,8 +534,8 @@ def analyse(
     threshold: float = 5.0,
     occupancy_threshold: float = 4.5,
     min_pixels: int = 2,
-    min_object_pixels: int = 4,
-    pixels_per_aircraft: float = 10.0,
+    min_object_pixels: int = 6,
+    pixels_per_aircraft: float = 15.0,
     min_clear: float = 0.7,
     haze_limit: float = 0.3,
     broad_threshold: float = 3.0,
@@ -620,8 +620,8 @@ def activity_index(
     threshold: float = 5.0,
     occupancy_threshold: float = 4.5,
     min_pixels: int = 2,
-    min_object_pixels: int = 4,
-    pixels_per_aircraft: float = 10.0,
+    min_object_pixels: int = 6,
+    pixels_per_aircraft: float = 15.0,
     min_clear: float = 0.7,
     haze_limit: float = 0.3,
     broad_threshold: float = 3.0,

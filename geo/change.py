@@ -89,6 +89,13 @@ def _select(stack: xr.Dataset, when: Any, season_days: float | None) -> xr.Datas
     return stack.isel(time=[i])
 
 
+def _nanmedian_last(a: np.ndarray) -> np.ndarray:
+    """Median over the last axis ignoring NaN; NaN (without a warning) where all are NaN."""
+    empty = np.isnan(a).all(axis=-1)
+    filled = np.where(empty[..., None], 0.0, a)
+    return np.where(empty, np.nan, np.nanmedian(filled, axis=-1)).astype(np.float32)
+
+
 def composite(stack: xr.Dataset, when: Any, *, bands: Sequence[str] | None = None,
               season_days: float | None = None) -> xr.Dataset:
     """Per-pixel median of the clear observations of a date or period (lazy).
@@ -123,7 +130,8 @@ def composite(stack: xr.Dataset, when: Any, *, bands: Sequence[str] | None = Non
     data = sub[bands].where(ok)
     if data.chunks:
         data = data.chunk({"time": -1})
-    out = data.median("time", skipna=True)
+    out = xr.apply_ufunc(_nanmedian_last, data, input_core_dims=[["time"]],
+                         dask="parallelized", output_dtypes=[np.float32])
     out.attrs = {"crs": stack.attrs.get("crs"),
                  "dates": [str(pd.Timestamp(t).date()) for t in sub["time"].to_numpy()]}
     return out

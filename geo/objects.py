@@ -9,16 +9,19 @@ This module turns them into things:
   whose size and shape are plausible for a large aircraft seen at 10 m. An aircraft of
   wingspan W and length L covers roughly a W x L box, of which the fuselage and wings
   fill a third to a half; at 10 m its anomalous footprint is the pixels it covers enough
-  to change by more than the threshold: about 4-9 pixels for a 30-40 m aircraft (C-130,
-  A400M), 10-25 for a 50-65 m one (C-17, 747). Components of ``min_pixels`` (default 4)
-  to ``max_pixels`` pixels, no longer than ``max_length_m`` and not elongated beyond
-  ``max_elongation`` count; components larger than 1.8 x ``pixels_per_aircraft`` are
-  counted as several parked side by side (``round(area / pixels_per_aircraft)``).
-- **Detection limit**: aircraft with wingspan below about 30 m (fighters, business jets,
-  helicopters) cover fewer than 4 pixels and are not counted (they may still add to the
-  activity index); aircraft parked wingtip to wingtip merge and are counted by area, so
-  counts of dense ramps are estimates; an aircraft parked on the same spot for most of
-  the reference period belongs to the baseline and is invisible.
+  to change by more than the threshold: about 5-15 pixels for a 30-40 m aircraft
+  (C-130, KC-135, A400M), 15-30 for a 50-65 m one (C-17, 747). Components of
+  ``min_pixels`` (default 6) to ``max_pixels`` pixels, no longer than ``max_length_m``
+  and not elongated beyond ``max_elongation`` count; components longer than any single
+  aircraft (``max_single_length_m``) are counted as several parked side by side
+  (``round(area / pixels_per_aircraft)``, at least 2).
+- **Detection limit**: aircraft with wingspan below about 30 m (fighters, business jets)
+  cover fewer than 6 pixels and are not counted (they may still add to the activity
+  index); large helicopters (CH-47, Mi-17: ~30 m long with rotors) sit at the limit and
+  are sometimes counted; slender swept-wing aircraft of ~40 m (KC-135) are sometimes
+  missed; aircraft parked wingtip to wingtip merge and are counted by area, so counts
+  of dense ramps are estimates; an aircraft parked on the same spot for most of the
+  reference period belongs to the baseline and is invisible.
 - **Vehicle occupancy** (parking and yard zones): cars are sub-pixel, so instead of
   objects the occupancy is the fraction of the zone's clear pixels that depart from the
   empty lot (at a lower threshold, no size filter).
@@ -78,7 +81,7 @@ def _shape(rows: np.ndarray, cols: np.ndarray, res: float) -> tuple[float, float
     """Length and width (m, from second moments of a uniform rectangle) and elongation."""
     if rows.size < 2:
         return res, res, 1.0
-    cov = np.cov(np.vstack([rows, cols]).astype(float)) + np.eye(2) / 12.0
+    cov = np.cov(np.vstack([rows, cols]).astype(float), bias=True) + np.eye(2) / 12.0
     ev = np.sort(np.linalg.eigvalsh(cov))[::-1]
     length = float(np.sqrt(12 * ev[0]) * res)
     width = float(np.sqrt(12 * max(ev[1], 1e-6)) * res)
@@ -91,11 +94,12 @@ def find_objects(
     *,
     threshold: float = 5.0,
     resolution: float = 10.0,
-    min_pixels: int = 4,
+    min_pixels: int = 6,
     max_pixels: int = 400,
     max_length_m: float = 400.0,
     max_elongation: float = 4.0,
-    pixels_per_aircraft: float = 10.0,
+    pixels_per_aircraft: float = 15.0,
+    max_single_length_m: float = 75.0,
     x: np.ndarray | None = None,
     y: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
@@ -116,8 +120,9 @@ def find_objects(
     max_length_m, max_elongation
         Longest plausible component and largest length/width ratio (long thin
         components are vehicles in a row, markings or edges, not aircraft).
-    pixels_per_aircraft
-        Typical footprint of one large aircraft, to split merged ones by area.
+    pixels_per_aircraft, max_single_length_m
+        A component longer than ``max_single_length_m`` (the largest aircraft plus a
+        pixel) holds several aircraft: ``max(2, round(area / pixels_per_aircraft))``.
     x, y
         Pixel-centre coordinates (to report UTM centres); pixel indices otherwise.
 
@@ -148,7 +153,8 @@ def find_objects(
         r, c = float(rows.mean()), float(cols.mean())
         cx = float(np.interp(c, np.arange(x.size), x)) if x is not None else c
         cy = float(np.interp(r, np.arange(y.size), y)) if y is not None else r
-        count = int(round(area / pixels_per_aircraft)) if area > 1.8 * pixels_per_aircraft else 1
+        count = (max(2, int(round(area / pixels_per_aircraft)))
+                 if length > max_single_length_m else 1)
         out.append({
             "x": cx, "y": cy, "area_px": int(area), "area_m2": area * resolution**2,
             "length_m": length, "width_m": width, "elongation": elong,

@@ -148,6 +148,7 @@ _FOOTER_SIZE = 7
 _EVENT_COLOUR = "#555555"
 _CHANGE_COLOUR = "#c0392b"
 _SELECTED_COLOUR = "#e67e22"
+_MAX_GAP_DAYS = 75
 
 
 def image_extent(stack: Any) -> tuple[float, float, float, float]:
@@ -249,8 +250,10 @@ def _footer(fig: Figure, text: str) -> None:
 
 
 def _source_text(source: str, synthetic: bool) -> str:
-    what = "SYNTHETIC scenario (not real imagery) served as " if synthetic else ""
-    return f"Data: {what}{source or 'Sentinel-2 L2A'}; Copernicus Sentinel-2 L2A product layout"
+    if synthetic:
+        return (f"Data: {source or 'the synthetic scenario'} - SYNTHETIC, not real imagery "
+                "(simulated Sentinel-2 L2A)")
+    return f"Data: {source or 'Sentinel-2 L2A'}; contains modified Copernicus Sentinel data"
 
 
 def _outline(aoi: AOI, ax: Axes, *, kinds: Sequence[str] | None = None, linewidth: float = 0.8,
@@ -565,9 +568,11 @@ def _trend_panel(ax: Axes, frame: pd.DataFrame, kind: str) -> str:
         colour = colours[k % len(colours)]
         if not good.empty:
             lo, hi, note = _uncertainty(good)
-            ax.fill_between(good["date"], lo, hi, color=colour, alpha=0.18, linewidth=0)
-            ax.plot(good["date"], good["activity_index"], color=colour, linewidth=1.1,
-                    marker="o", markersize=2.2, label=str(zone))
+            # no line or band across long gaps (cloudy or snowy seasons): they hide no data
+            t, y, lo, hi = _break_gaps(good["date"], good["activity_index"], lo, hi)
+            ax.fill_between(t, lo, hi, color=colour, alpha=0.18, linewidth=0)
+            ax.plot(t, y, color=colour, linewidth=1.1, marker="o", markersize=2.2,
+                    label=str(zone))
         bad = group[flag]
         if not bad.empty:
             ax.plot(bad["date"], bad["activity_index"], linestyle="none", marker="o",
@@ -578,6 +583,20 @@ def _trend_panel(ax: Axes, frame: pd.DataFrame, kind: str) -> str:
     ax.grid(axis="y", color="#dddddd", linewidth=0.5)
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=6.5, frameon=False)
     return note
+
+
+def _break_gaps(dates: pd.Series, values: pd.Series, lo: np.ndarray, hi: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Insert a NaN point in every gap longer than ``_MAX_GAP_DAYS`` so lines break there."""
+    t = pd.to_datetime(dates).to_numpy()
+    y = np.asarray(values, dtype=float)
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    cut = np.flatnonzero(np.diff(t) > np.timedelta64(_MAX_GAP_DAYS, "D")) + 1
+    if cut.size == 0:
+        return t, y, lo, hi
+    mid = t[cut - 1] + (t[cut] - t[cut - 1]) / 2
+    return (np.insert(t, cut, mid), np.insert(y, cut, np.nan), np.insert(lo, cut, np.nan),
+            np.insert(hi, cut, np.nan))
 
 
 def _clear_panel(ax: Axes, scenes: pd.DataFrame) -> None:

@@ -137,6 +137,7 @@ def _fail(exc: BaseException) -> typer.Exit:
 
 def _guard(run: Callable[[], Any]) -> Any:
     """Run a command body, turning geo's errors into a message and an exit code."""
+    logging.captureWarnings(True)  # GeoWarnings go through the log handler, one line each
     try:
         return run()
     except errors.GeoError as exc:

@@ -8,9 +8,10 @@ keeps the pixels of a few zones (bounding box plus a margin) for the per-pixel a
 of :mod:`geo.activity`.
 
 A pixel is *clear* when the stack says so (``clear``: valid and SCL not cloud, shadow,
-cirrus, saturated or snow), every band asked for is finite, and it does not look like
+cirrus, saturated or snow), every band asked for is finite, it does not look like
 snow (NDSI >= 0.4 with nir > 0.11, the classic snow test, which catches snow the SCL
-missed). Dates on which less than ``min_clear`` of a zone is clear are *flagged* with a
+missed), and for the per-pixel analyses it lies at least ``buffer`` pixels from any
+such unclear pixel (the 20 m SCL misses the soft edges of clouds, shadows and snow). Dates on which less than ``min_clear`` of a zone is clear are *flagged* with a
 reason (``cloud``, ``snow`` or ``no data``), never dropped.
 
 Examples
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import ndimage
 
 from geo import errors, indices
 from geo.aoi import AOI
@@ -140,7 +142,7 @@ def snow_like(data: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray((ndsi >= 0.4) & (n > 0.11))
 
 
-def _clear_and_snow(block: dict[str, np.ndarray], bands: Sequence[str]
+def _clear_and_snow(block: dict[str, np.ndarray], bands: Sequence[str], buffer: int = 0
                     ) -> tuple[np.ndarray, np.ndarray]:
     shape = np.shape(block[bands[0]])
     finite = np.ones(shape, dtype=bool)
@@ -156,7 +158,17 @@ def _clear_and_snow(block: dict[str, np.ndarray], bands: Sequence[str]
         clear = ~np.isin(np.asarray(block["scl"]), (0, 1, 3, 8, 9, 10, 11))
     else:
         clear = np.ones(shape, dtype=bool)
-    return clear & finite & ~snow, snow
+    clear = clear & finite & ~snow
+    if buffer > 0:
+        # the SCL is a 20 m product and misses the soft edges of clouds, shadows and
+        # snow: grow what it flags by ``buffer`` pixels (10 m)
+        unclear = finite & ~clear
+        if unclear.ndim == 3:
+            size = (1, 2 * buffer + 1, 2 * buffer + 1)
+        else:
+            size = (2 * buffer + 1,) * unclear.ndim
+        clear &= ~ndimage.binary_dilation(unclear, structure=np.ones(size, bool))
+    return clear, snow
 
 
 def time_blocks(stack: xr.Dataset, block: int = 16) -> Iterator[slice]:
@@ -218,6 +230,7 @@ def extract_cubes(
     *,
     bands: Sequence[str] | None = None,
     margin: int = 3,
+    buffer: int = 2,
     block: int = 16,
 ) -> dict[str, Cube]:
     """Pull the pixels of some zones out of a stack, a block of dates at a time.
@@ -237,6 +250,8 @@ def extract_cubes(
         Reflectance bands to keep (default: those of :data:`REFLECTANCE_BANDS` present).
     margin
         Pixels kept around each zone's bounding box (for neighbourhood filters).
+    buffer
+        Pixels by which cloud, shadow and snow are grown (the SCL misses their edges).
     block
         Dates computed per step.
 
@@ -271,9 +286,10 @@ def extract_cubes(
     names = [*bands, *_aux_vars(stack)]
     for sl in time_blocks(stack, block):
         vals = _compute_block(stack, names, sl)
+        clear_all, snow_all = _clear_and_snow(vals, bands, buffer)
         for name, (ys, xs) in boxes.items():
             part = {k: v[:, ys, xs] for k, v in vals.items()}
-            clear, snow = _clear_and_snow(part, bands)
+            clear, snow = clear_all[:, ys, xs], snow_all[:, ys, xs]
             cube = cubes[name]
             cube.clear[sl], cube.snow[sl] = clear, snow
             for i, b in enumerate(bands):

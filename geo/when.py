@@ -5,9 +5,13 @@ date, the clear-area-weighted mean of ``activity_index`` over the chosen zones (
 the aprons), using unflagged rows only, so a cloudy zone neither drags a date down nor
 silently fills it.
 
-Change points are found with `ruptures`_ (PELT, least-squares cost on the series
-standardised by a robust noise estimate; penalty ``penalty * log(n)``, or a fixed number
-of breaks with dynamic programming). Each break gets an uncertainty interval by a
+Change points are found with `ruptures`_ (PELT, least-squares cost; penalty
+``penalty * log(n)``; or a fixed number of breaks by dynamic programming) on the series
+after a running median over ``smooth`` dates, which keeps steps where they are but
+removes one- or two-date spikes (a parade is an anomaly, not a change of regime). The
+series is standardised by ``max(noise, min_step * (q95 - q5))``: the robust noise
+(median absolute deviation from the running median), but never less than a tenth of the
+series' range, so that only changes of a substantial part of the range are reported. Each break gets an uncertainty interval by a
 residual bootstrap: the fitted piecewise-constant series plus resampled residuals
 (moving blocks, to respect autocorrelation) is re-segmented ``n_boot`` times within the
 break's own window (between its neighbouring breaks), and the interval spans the
@@ -15,8 +19,9 @@ break's own window (between its neighbouring breaks), and the interval spans the
 change happened after ``last_before`` and by ``first_after``; ``lower``/``upper`` are the
 corresponding bracket dates of the interval's ends, ``date`` the midpoint of the bracket.
 
-After the changes, dates whose value departs from their segment's median by more than
-``anomaly_z`` robust standard deviations are listed as anomalous (a parade, a lone
+After the first change, dates whose value departs from their segment's median by more
+than ``anomaly_z`` robust standard deviations of that segment (and by more than
+``anomaly_fraction`` of the largest step) are listed as anomalous (a parade, a lone
 aircraft, a car park full for one day).
 
 .. _ruptures: https://centre-borelli.github.io/ruptures-docs/
@@ -136,6 +141,15 @@ def noise(values: np.ndarray) -> float:
     return float(mad)
 
 
+def _robust_noise(y: np.ndarray, smoothed: np.ndarray) -> float:
+    """Noise standard deviation: MAD of the residuals from the running median."""
+    r = y - smoothed
+    mad = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+    if mad > 0:
+        return mad
+    return float(np.mean(np.abs(r))) * 1.2533  # mean |r| of a normal is 0.798 sigma
+
+
 def _segment(y: np.ndarray, penalty: float, n_bkps: int | None, min_size: int) -> list[int]:
     import ruptures as rpt
 
@@ -183,10 +197,13 @@ def change_points(
     penalty: float = 8.0,
     n_bkps: int | None = None,
     min_size: int = 3,
+    smooth: int = 5,
+    min_step: float = 0.1,
     n_boot: int = 300,
     level: float = 0.95,
     block: int = 3,
     anomaly_z: float = 4.0,
+    anomaly_fraction: float = 0.02,
     seed: int = 0,
 ) -> ChangePoints:
     """Change points of the activity series with bootstrap intervals, plus anomalous dates.
@@ -203,10 +220,17 @@ def change_points(
         Find exactly this many breaks instead (dynamic programming).
     min_size
         Fewest dates per segment.
+    smooth
+        Running-median window (dates) applied before segmentation (1: none).
+    min_step
+        Smallest reported change, as a fraction of the series' 5-95 % range.
     n_boot, level, block
         Bootstrap replicates, interval coverage, moving-block length (dates).
-    anomaly_z
-        Robust z-score above which a date after the first change is anomalous.
+    anomaly_z, anomaly_fraction
+        A date after the first change is anomalous when it departs from its segment's
+        median by more than ``anomaly_z`` robust standard deviations of the segment and
+        by more than ``anomaly_fraction`` of the largest step (so that a perfectly flat
+        segment does not make every blip an anomaly).
     seed
         Random seed of the bootstrap.
 
@@ -237,10 +261,14 @@ def change_points(
         )
     y = s.to_numpy(dtype=float)
     dates = pd.DatetimeIndex(s.index)
-    sigma = noise(y)
-    scale = sigma if sigma > 0 else (float(np.std(y)) or 1.0)
+    smoothed = (pd.Series(y).rolling(smooth, center=True, min_periods=1).median().to_numpy()
+                if smooth > 1 else y)
+    sigma = _robust_noise(y, smoothed)
+    q5, q95 = np.quantile(y, [0.05, 0.95])
+    scale = max(sigma, min_step * (q95 - q5), 1e-12)
     z = (y - np.median(y)) / scale
-    bkps = _segment(z, penalty * np.log(len(y)), n_bkps, min_size)
+    zs = (smoothed - np.median(y)) / scale
+    bkps = _segment(zs, penalty * np.log(len(y)), n_bkps, min_size)
     rng = np.random.default_rng(seed)
     edges = [0, *bkps, len(y)]
     rows = []
@@ -253,27 +281,30 @@ def change_points(
             "lower": dates[max(lo - 1, 0)], "upper": dates[min(hi, len(y) - 1)],
             "last_before": dates[k - 1], "first_after": dates[k],
             "before": before, "after": after, "step": after - before,
-            "step_over_noise": (after - before) / scale,
+            "step_over_noise": (after - before) / max(sigma, 1e-12),
         })
     table = pd.DataFrame(rows, columns=["date", "lower", "upper", "last_before", "first_after",
                                         "before", "after", "step", "step_over_noise"])
     if not table.empty:
         table["date"] = table["date"].dt.round("D")
-    anomalies = _anomalies(y, dates, edges, anomaly_z, scale)
+    biggest = float(table["step"].abs().max()) if not table.empty else float(q95 - q5)
+    anomalies = _anomalies(y, dates, edges, anomaly_z, anomaly_fraction * biggest)
     return ChangePoints(table=table, anomalies=anomalies, series=s, noise=sigma)
 
 
 def _anomalies(y: np.ndarray, dates: pd.DatetimeIndex, edges: list[int], zmax: float,
-               scale: float) -> pd.DataFrame:
+               smallest: float) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for j in range(1, len(edges) - 1):
         a, b = edges[j], edges[j + 1]
         seg = y[a:b]
         med = float(np.median(seg))
-        spread = max(1.4826 * float(np.median(np.abs(seg - med))), scale)
-        for i in np.nonzero(np.abs(seg - med) / spread > zmax)[0]:
+        spread = 1.4826 * float(np.median(np.abs(seg - med)))
+        dev = np.abs(seg - med)
+        for i in np.nonzero((dev > zmax * spread) & (dev > smallest))[0]:
             rows.append({"date": dates[a + i], "value": float(seg[i]), "expected": med,
-                         "z": float((seg[i] - med) / spread), "segment": j})
+                         "z": float((seg[i] - med) / spread) if spread > 0 else float("inf"),
+                         "segment": j})
     return pd.DataFrame(rows, columns=["date", "value", "expected", "z", "segment"])
 
 

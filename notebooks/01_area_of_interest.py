@@ -34,6 +34,10 @@ from geo.select import events_for
 aoi = geo.aoi.load("bagram")
 aoi
 
+# %%
+# geo.plot selects the Agg backend on import: show figures inline again
+# %matplotlib inline
+
 # %% [markdown]
 # The AOI knows its local UTM zone (all measurements are in metres on the Sentinel-2 grid)
 # and the Sentinel-2 MGRS tile(s) that hold it: Bagram sits about 24 km inside the western

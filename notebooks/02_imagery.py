@@ -34,6 +34,10 @@ SCENARIO = scenario_folder("small")  # $GEO_SCENARIO_DIR, or built once into a c
 aoi = geo.aoi.load("bagram")
 print(SCENARIO)
 
+# %%
+# geo.plot selects the Agg backend on import: show figures inline again
+# %matplotlib inline
+
 # %% [markdown]
 # ## Search
 #
@@ -109,13 +113,16 @@ masks = geo.zones.zone_masks(aoi, ds)
 control = masks.sel(zone=masks["zone"][masks["kind"] == "control"][0].item())
 red = ds["red"].where(ds["clear"]).where(control)
 series = red.median(("y", "x")).compute().to_series()
-baseline = pd.Series(ds["processing_baseline"].values, index=series.index)
+control_clear = ds["clear"].where(control).sum(("y", "x")) / control.sum()
+series = series[control_clear.compute().to_numpy() > 0.9]  # only dates the control is clear
+baseline = pd.Series(ds["processing_baseline"].values, index=ds["time"].values)[series.index]
 fig, ax = plt.subplots(figsize=(12, 3.2))
 for base, grp in series.groupby(baseline >= "04.00"):
     ax.plot(grp.index, grp.to_numpy(), "o", ms=3,
             label="baseline 04.00 or later" if base else "baseline before 04.00")
 ax.axvline(pd.Timestamp("2022-01-25"), color="grey", ls="--", lw=0.8)
-ax.set(ylabel="red reflectance", title="Control zone, median clear red reflectance (SYNTHETIC)")
+ax.set(ylabel="red reflectance",
+       title="Control zone, median red reflectance on dates it is > 90 % clear (SYNTHETIC)")
 ax.legend(fontsize=8)
 plt.show()
 before = series[series.index < "2022-01-25"].median()

@@ -43,6 +43,10 @@ ds = load(items, aoi, progress=False)
 print(f"{ds.sizes['time']} dates, {ds.sizes['y']} x {ds.sizes['x']} pixels of 10 m")
 
 # %%
+# geo.plot selects the Agg backend on import: show figures inline again
+# %matplotlib inline
+
+# %%
 activity = activity_index(ds, aoi)  # also geo.activity_index
 activity.head()
 

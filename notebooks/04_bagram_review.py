@@ -45,6 +45,10 @@ result = run_review("bagram", source=SCENARIO, start="2020-10-01", end="2025-09-
 print(f"{result.n_items} scenes found, {len(result.selected)} selected; folder {OUT}")
 sorted(p.name for p in OUT.iterdir())
 
+# %%
+# geo.plot selects the Agg backend on import: show figures inline again
+# %matplotlib inline
+
 # %% [markdown]
 # ## The images
 #

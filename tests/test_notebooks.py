@@ -51,11 +51,11 @@ def test_notebook_executes(name: str, scenario: Path, tmp_path: Path,
     assert not _errors(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.get("execution_count") for c in code)
+    images = sum(1 for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+    assert images >= 1, f"{name} shows no figure"
     if name == "04_bagram_review":
         assert (tmp_path / "review" / "report.html").is_file()
-        images = sum(1 for c in code for o in c.get("outputs", [])
-                     if "image/png" in o.get("data", {}))
-        assert images >= 3, "the review notebook shows no figures"
+        assert images >= 3, "the review notebook shows fewer than 3 figures"
     # the generated .ipynb round-trips (they are git-ignored, made on demand)
     out = tmp_path / f"{name}.ipynb"
     jupytext.write(nb, out)

@@ -18,7 +18,7 @@ True
 from __future__ import annotations
 
 from geo.scenario._build import build
-# from geo.scenario._preview import preview
+from geo.scenario._preview import preview
 from geo.scenario.serve import ScenarioServer, serve
 
 __all__ = ["build", "serve", "ScenarioServer", "preview"]

@@ -288,10 +288,24 @@ def _swap_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
         tmp.rename(out)
 
 
+_SCENES: dict[str, Scene] = {}
+
+
+def _scene_for(aoi: AOI, seed: int) -> Scene:
+    """The static scene of an AOI and seed, drawn once per process (it takes seconds)."""
+    key = hashlib.sha256(json.dumps([aoi.to_geojson(), seed], sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    if key not in _SCENES:
+        if len(_SCENES) >= 2:
+            _SCENES.pop(next(iter(_SCENES)))
+        _SCENES[key] = build_scene(aoi, seed)
+    return _SCENES[key]
+
+
 def _build_into(tmp: Path, aoi: AOI, acqs: list[Acquisition], *, seed: int, pc_style: bool,
                 workers: int | None, meta: dict[str, Any]) -> None:
     global _STATE
-    scene = build_scene(aoi, seed)
+    scene = _scene_for(aoi, seed)
     desc = {}
     if "description" in aoi.zones.columns:
         desc = {str(n): str(d) for n, d in zip(aoi.zones["name"], aoi.zones["description"],

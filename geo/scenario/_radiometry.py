@@ -31,7 +31,7 @@ from scipy.ndimage import map_coordinates
 from shapely.geometry.base import BaseGeometry
 
 from geo.aoi import AOI
-from geo.scenario._cadence import Acquisition
+from geo.scenario._cadence import EVENT_DATES, Acquisition
 from geo.scenario._noise import block_mean, fractal_noise, smoothstep, subpixel_shift
 
 __all__ = ["BANDS", "SceneGrid", "Scene", "build_scene", "DateRender", "render_date",
@@ -554,6 +554,7 @@ class _Clouds:
     tile_cover: float
 
 
+_EVENT_DAYS = frozenset(EVENT_DATES.values())
 _CLEAR_P = {1: 0.40, 2: 0.38, 3: 0.40, 4: 0.48, 5: 0.62, 6: 0.85, 7: 0.85, 8: 0.88,
             9: 0.88, 10: 0.78, 11: 0.66, 12: 0.50}
 
@@ -567,6 +568,8 @@ def _clouds(scene: Scene, day: date, elev: float, az: float,
     clear = rng.random() < _CLEAR_P[day.month]
     cover = 0.0 if clear else float(np.clip(rng.beta(1.1, 1.4) * 1.15, 0.03, 1.0))
     cirrus_on = rng.random() < (0.08 if clear else 0.25)
+    if day in _EVENT_DAYS:  # the reported events were seen on clear images
+        cover, cirrus_on = 0.0, False
     field = fractal_noise((ch, cw), rng, beta=3.2)
     ys = (np.arange(h) + 0.5) * 10 / cell + pad - 0.5
     xs = (np.arange(w) + 0.5) * 10 / cell + pad - 0.5
@@ -633,7 +636,7 @@ def render_date(scene: Scene, acq: Acquisition, elev: float, az: float,
             ).astype(np.float32)
     refl = refl * (1 - 0.12 * haze[None]) + haze[None] * HAZE[:, None, None]
     cl = _clouds(scene, day, elev, az, rng)
-    refl *= 1 - 0.72 * cl.shadow[None] * (1 - cl.opacity[None])
+    refl *= 1 - 0.62 * cl.shadow[None] * (1 - cl.opacity[None])
     bright = (0.85 + 0.3 * cl.opacity)[None]
     refl = refl * (1 - cl.opacity[None]) + cl.opacity[None] * CLOUD[:, None, None] * bright
     refl = refl * (1 - cl.cirrus[None]) + cl.cirrus[None] * CIRRUS[:, None, None]

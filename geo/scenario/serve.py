@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -26,20 +25,17 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from geo import errors
+from geo.scenario._fileserver import parse_range
 
-__all__ = ["ScenarioServer", "serve", "FileServer", "rustac_binary", "free_port"]
+__all__ = ["ScenarioServer", "serve", "FileServer", "rustac_binary", "free_port",
+           "parse_range"]
 
 log = logging.getLogger(__name__)
-
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
@@ -65,105 +61,12 @@ def rustac_binary() -> str:
     return found
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _FileHTTPServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-        log.debug("file server: " + format, *args)
-
-    def _target(self) -> Path | None:
-        rel = unquote(urlsplit(self.path).path).lstrip("/")
-        root = self.server.root
-        path = (root / rel).resolve()
-        if root not in path.parents and path != root:
-            return None
-        return path if path.is_file() else None
-
-    def _record(self, rng: str | None) -> None:
-        with self.server.lock:
-            self.server.requests.append((self.command, urlsplit(self.path).path, rng))
-
-    def do_HEAD(self) -> None:
-        self._serve(body=False)
-
-    def do_GET(self) -> None:
-        self._serve(body=True)
-
-    def _serve(self, *, body: bool) -> None:
-        rng = self.headers.get("Range")
-        self._record(rng)
-        path = self._target()
-        if path is None:
-            self._reply(404, b"not found\n", "text/plain", body=body)
-            return
-        size = path.stat().st_size
-        ctype = "image/tiff" if path.suffix.lower() in (".tif", ".tiff") else (
-            "application/json" if path.suffix == ".json" else "application/octet-stream")
-        if rng is None:
-            self._send_file(path, 0, size, size, 200, ctype, body)
-            return
-        span = _parse_range(rng, size)
-        if span is None:
-            self.send_response(416)
-            self.send_header("Content-Range", f"bytes */{size}")
-            self.send_header("Content-Length", "0")
-            self.send_header("Accept-Ranges", "bytes")
-            self.end_headers()
-            return
-        start, end = span
-        self._send_file(path, start, end + 1, size, 206, ctype, body)
-
-    def _send_file(self, path: Path, start: int, stop: int, size: int, status: int,
-                   ctype: str, body: bool) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(stop - start))
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
-        self.end_headers()
-        if body:
-            with path.open("rb") as f:
-                f.seek(start)
-                self.wfile.write(f.read(stop - start))
-
-    def _reply(self, status: int, data: bytes, ctype: str, *, body: bool) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if body:
-            self.wfile.write(data)
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """(first, last) byte of a single ``bytes=`` range, or None if unsatisfiable."""
-    m = _RANGE.match(header.strip())
-    if not m or size == 0:
-        return None
-    a, b = m.groups()
-    if a == "" and b == "":
-        return None
-    if a == "":                       # suffix: the last b bytes
-        n = int(b)
-        return (max(0, size - n), size - 1) if n > 0 else None
-    start = int(a)
-    end = min(int(b), size - 1) if b else size - 1
-    if start >= size or end < start:
-        return None
-    return start, end
-
-
-class _FileHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    root: Path
-    requests: list[tuple[str, str, str | None]]
-    lock: threading.Lock
-
-
 class FileServer:
     """A loopback HTTP server of a folder with byte-range support (like an object store).
+
+    It runs in a child process: GDAL holds Python's GIL while it opens a remote file, so a
+    server thread in the reading process would deadlock. Requests are logged to a file
+    the parent reads (:attr:`requests`).
 
     Examples
     --------
@@ -175,39 +78,78 @@ class FileServer:
     b'234'
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, timeout: float = 15.0) -> None:
         self.root = Path(root).resolve()
-        self._httpd = _FileHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.root = self.root
-        self._httpd.requests = []
-        self._httpd.lock = threading.Lock()
-        self.port = int(self._httpd.server_address[1])
+        fd, log_name = tempfile.mkstemp(prefix="geo-files-", suffix=".log")
+        os.close(fd)
+        self._log = Path(log_name)
+        self._lock = threading.Lock()
+        self._proc = subprocess.Popen(
+            # run the file by path: it needs only the standard library, and importing the
+            # geo package would slow the start by seconds
+            [sys.executable, "-I", str(Path(__file__).with_name("_fileserver.py")),
+             str(self.root), str(self._log)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        line = _read_line(self._proc, timeout)
+        if not line.startswith("PORT "):
+            self.close()
+            raise errors.ScenarioError(
+                f"The scenario file server did not start (said {line!r}); run "
+                f"`{sys.executable} -m geo.scenario._fileserver DIR LOG` to see why."
+            )
+        self.port = int(line.split()[1])
         self.url = f"http://127.0.0.1:{self.port}/"
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        name=f"geo-files-{self.port}", daemon=True)
-        self._thread.start()
 
     @property
     def requests(self) -> list[tuple[str, str, str | None]]:
-        """A copy of the (method, path, Range header) of every request so far."""
-        with self._httpd.lock:
-            return list(self._httpd.requests)
+        """(method, path, Range header) of every request so far, oldest first."""
+        with self._lock:
+            text = self._log.read_text(encoding="utf-8") if self._log.exists() else ""
+        out = []
+        for line in text.splitlines():
+            try:
+                method, path, rng = json.loads(line)
+            except ValueError:
+                continue  # a line being written right now
+            out.append((method, path, rng))
+        return out
 
     def clear(self) -> None:
         """Forget the recorded requests."""
-        with self._httpd.lock:
-            self._httpd.requests.clear()
+        with self._lock:
+            self._log.write_text("")
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        """Stop the server process and remove its log."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=5)
+        if self._proc.stdout:
+            self._proc.stdout.close()
+        self._log.unlink(missing_ok=True)
 
     def __enter__(self) -> FileServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """First stdout line of a child process, or '' if none comes within ``timeout``."""
+    result: list[str] = []
+    def reader() -> None:
+        assert proc.stdout is not None
+        result.append(proc.stdout.readline().decode(errors="replace").strip())
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    t.join(timeout)
+    return result[0] if result else ""
 
 
 class ScenarioServer:

@@ -5,7 +5,8 @@ contract of :func:`geo.load` (dims ``time, y, x``; float32 reflectance bands; ``
 ``clear`` and ``snow``; per-time coords; ``crs`` attribute): a background whose surface
 depends on the zone kind (concrete for aprons and runways, asphalt for parking, gravel
 elsewhere) with a fixed per-pixel texture, plus aircraft drawn as a fuselage and wings
-(sub-pixel coverage, so edges are mixed pixels as in real 10 m imagery), painted decoys
+(sub-pixel coverage, so edges are mixed pixels as in real 10 m imagery) with their
+shadows (8 m high, sun at 40 degrees elevation from the south-south-east), painted decoys
 present on every date, a per-date brightness gain and haze offset applied to the whole
 scene alike (site and control), optional whole-image shifts of a pixel or two
 (misregistration), clouds and snow.
@@ -65,6 +66,9 @@ SURFACES: dict[str, tuple[float, ...]] = {
 }
 """Reflectance spectra (blue .. swir22) used to paint scenes."""
 
+SHADOW_DEPTH = 0.55
+"""Share of the ground's reflectance an aircraft's shadow takes away."""
+
 HAZE_SHAPE: tuple[float, ...] = (1.0, 0.8, 0.6, 0.3, 0.1, 0.05)
 """Relative strength of an additive haze offset per band (strongest in blue)."""
 
@@ -103,6 +107,14 @@ class Aircraft:
     dates: Sequence[int] | None = None
     surface: str = "aircraft"
     absolute: bool = False
+
+    def shadow(self, height: float = 8.0, elevation: float = 40.0, azimuth: float = 150.0
+               ) -> Any:
+        """The planform shifted away from the sun by its shadow length (metres)."""
+        from shapely import affinity
+        reach = height / np.tan(np.radians(elevation))
+        az = np.radians(azimuth)
+        return affinity.translate(self.polygon(), -reach * np.sin(az), -reach * np.cos(az))
 
     def polygon(self) -> Any:
         """The planform (fuselage union wings) in UTM metres."""
@@ -292,8 +304,13 @@ def make_stack(
     scl = np.full((len(times), ny - 2 * pad, nx - 2 * pad), 5, dtype=np.uint8)
     for t in range(len(times)):
         scene = base.copy()
-        present = [a.polygon() for a in aircraft if a.dates is None or t in a.dates]
-        _paint(scene, _coverage(present, x, y), "aircraft")
+        here = [a for a in aircraft if a.dates is None or t in a.dates]
+        if here:
+            shade = _coverage([a.shadow() for a in here if a.surface == "aircraft"], x, y)
+            scene *= 1 - SHADOW_DEPTH * shade[None]
+            for surface in {a.surface for a in here}:
+                polys = [a.polygon() for a in here if a.surface == surface]
+                _paint(scene, _coverage(polys, x, y), surface)
         dy, dx = shift.get(t, (0, 0))
         scene = np.roll(scene, (dy, dx), axis=(1, 2))[:, ys, xs]
         scene = scene * g[t] + h[t] * np.asarray(HAZE_SHAPE)[:, None, None]
