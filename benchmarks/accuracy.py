@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", help="a built scenario folder (default: build one in /tmp)")
     p.add_argument("--profile", default="small", choices=["small", "full"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write activity.csv and objects.csv into this folder")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.simplefilter("ignore", errors.CloudyDateWarning)
@@ -122,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{ds.sizes['time']} dates, {ds.sizes['y']} x {ds.sizes['x']} px; load (lazy) "
           f"{t1 - t0:.1f} s, analysis {t2 - t1:.1f} s; control {res.control}")
 
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        res.table.to_csv(Path(args.out) / "activity.csv", index=False)
+        res.objects.to_csv(Path(args.out) / "objects.csv", index=False)
     table = res.table.assign(date=_day(res.table["date"]))
     truth = pd.read_csv(folder / "truth.csv", parse_dates=["date"])
     tobj = pd.read_csv(folder / "truth_objects.csv", parse_dates=["date"])
@@ -177,9 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     if cp.table.empty:
         print("no change point found")
     else:
+        # the drop into the quietest regime (the earliest one if several reach it)
         drops = cp.table[cp.table["step"] < 0]
-        main_cp = (drops.loc[drops["step_over_noise"].idxmin()] if not drops.empty
-                   else cp.main)
+        if drops.empty:
+            main_cp = cp.main
+        else:
+            floor = drops["after"].min() + 0.1 * abs(drops["step"]).max()
+            main_cp = drops[drops["after"] <= floor].iloc[0]
         err = (main_cp["date"] - true_drop).days
         inside = main_cp["lower"] <= true_drop <= main_cp["upper"]
         print(cp.table.to_string(index=False))

@@ -30,6 +30,9 @@ SECRET_KEYS = frozenset({
 """Query parameters whose values are secrets (compared case-insensitively)."""
 
 _URL = re.compile(r"""(?i)\b(?:https?|s3|gs|az|abfs)://[^\s'"<>)]+""")
+_PARAM = re.compile(
+    r"(?i)([?&](?:" + "|".join(re.escape(k) for k in sorted(SECRET_KEYS)) + r")=)[^&\s'\"<>]+"
+)
 _BEARER = re.compile(r"(?i)\b(bearer|authorization:?)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
@@ -53,6 +56,7 @@ def redact_url(url: str) -> str:
 def redact_text(text: str) -> str:
     """Redact every URL and bearer token inside free text (log lines, messages)."""
     text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    text = _PARAM.sub(lambda m: m.group(1) + "REDACTED", text)  # bare paths and queries
     return _BEARER.sub(lambda m: f"{m.group(1)} REDACTED", text)
 
 

@@ -229,7 +229,7 @@ def magnitude(
     ref = composite(stack, reference, bands=bands)
     ok = _clear(stack)
     diffs = [_tolerant_difference(stack[v].where(ok), ref[v], tolerance) for v in bands]
-    out = np.sqrt(sum(d**2 for d in diffs)).rename("change_magnitude")
+    out = xr.DataArray(np.sqrt(sum(d**2 for d in diffs))).rename("change_magnitude")
     out.attrs = {"crs": stack.attrs.get("crs"), "reference": ",".join(ref.attrs["dates"])}
     return out
 

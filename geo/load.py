@@ -229,7 +229,46 @@ def _asset_href(item: pystac.Item, band: str) -> str:
             f"Item {item.id} has no asset {band!r} (it has: {have}). Ask for bands it has, "
             "or check the source's asset names (geo.search normalises them)."
         )
-    return str(asset.href)
+    href = str(asset.href)
+    check_remote_href(item, band, href)
+    return href
+
+
+def _from_remote_catalog(item: pystac.Item) -> bool:
+    """Whether the item came from a remote STAC API (see ``geo:source``)."""
+    source = str(item.properties.get("geo:source", ""))
+    return source in ("earth-search", "planetary-computer") or source.startswith(
+        ("http://", "https://"))
+
+
+def check_remote_href(item: pystac.Item, band: str, href: str) -> None:
+    """Refuse to follow an href of a remote catalog that is not a plain http(s) URL.
+
+    A catalog is someone else's data: an item served by a remote API must not make geo
+    read local files (``file://``, absolute or relative paths), other URL schemes, or
+    paths that climb with ``..``.
+
+    Examples
+    --------
+    >>> import pystac, datetime as dt
+    >>> item = pystac.Item("x", None, None, dt.datetime(2022, 1, 1), {"geo:source": "earth-search"})
+    >>> check_remote_href(item, "red", "file:///etc/passwd")
+    Traceback (most recent call last):
+    ...
+    geo.errors.UnsafeHref: Item x from remote catalog earth-search: asset 'red' points at 'file:///etc/passwd', ...
+    """
+    if not _from_remote_catalog(item):
+        return
+    parts = urlsplit(href)
+    climbs = ".." in unquote(parts.path).split("/")
+    if parts.scheme in ("http", "https") and parts.netloc and not climbs:
+        return
+    raise errors.UnsafeHref(
+        f"Item {item.id} from remote catalog {item.properties.get('geo:source')}: asset "
+        f"{band!r} points at {redact_url(href)!r}, which is not a plain http(s) URL; geo "
+        "follows only http(s) hrefs from a remote catalog (no local paths, file://, other "
+        "schemes or '..'). Report the catalog, or download the data and use a local catalog."
+    )
 
 
 def fetch(

@@ -163,10 +163,9 @@ def _clear_and_snow(block: dict[str, np.ndarray], bands: Sequence[str], buffer: 
         # the SCL is a 20 m product and misses the soft edges of clouds, shadows and
         # snow: grow what it flags by ``buffer`` pixels (10 m)
         unclear = finite & ~clear
+        size: tuple[int, ...] = (2 * buffer + 1,) * unclear.ndim
         if unclear.ndim == 3:
             size = (1, 2 * buffer + 1, 2 * buffer + 1)
-        else:
-            size = (2 * buffer + 1,) * unclear.ndim
         clear &= ~ndimage.binary_dilation(unclear, structure=np.ones(size, bool))
     return clear, snow
 

@@ -80,7 +80,7 @@ class ChangePoints:
         """The change with the largest step relative to noise (``None`` if no change)."""
         if self.table.empty:
             return None
-        return self.table.loc[self.table["step_over_noise"].abs().idxmax()]
+        return self.table.iloc[int(np.argmax(self.table["step_over_noise"].abs().to_numpy()))]
 
 
 def series(
@@ -302,7 +302,7 @@ def _anomalies(y: np.ndarray, dates: pd.DatetimeIndex, edges: list[int], zmax: f
         spread = 1.4826 * float(np.median(np.abs(seg - med)))
         dev = np.abs(seg - med)
         for i in np.nonzero((dev > zmax * spread) & (dev > smallest))[0]:
-            rows.append({"date": dates[a + i], "value": float(seg[i]), "expected": med,
+            rows.append({"date": dates[int(a + i)], "value": float(seg[i]), "expected": med,
                          "z": float((seg[i] - med) / spread) if spread > 0 else float("inf"),
                          "segment": j})
     return pd.DataFrame(rows, columns=["date", "value", "expected", "z", "segment"])

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 import geo
 from geo import errors
-from geo.activity import COLUMNS, analyse, activity_index
+from geo.activity import COLUMNS, activity_index, analyse
 from geo.testing.stacks import (
     BANDS,
     Aircraft,

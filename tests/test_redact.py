@@ -55,3 +55,8 @@ def test_any_token_value_is_redacted(secret):
     url = f"https://example.org/a.tif?x=1&token={secret}&sig={secret}"
     clean = redact_url(url)
     assert f"={secret}" not in clean
+
+
+def test_bare_query_in_an_access_log_line():
+    line = '127.0.0.1 "GET /cogs/B04.tif?st=1&sig=abc123xyz HTTP/1.1" 206 -'
+    assert "abc123xyz" not in redact_text(line) and "st=1" in redact_text(line)

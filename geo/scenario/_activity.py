@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,8 +38,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geo.scenario._cadence import EVENT_DATES
-from geo.scenario._noise import block_mean
-from geo.scenario._radiometry import SHADOW_KEEP, WITHDRAWAL, Scene, _lattice, _rot_boxes
+from geo.scenario._radiometry import SHADOW_KEEP, WITHDRAWAL, Scene, _lattice
 
 __all__ = ["AircraftType", "TYPES", "Placed", "Layout", "plan_layout", "objects_for",
            "overlay", "aircraft_target", "CONTAINER_REMOVAL"]
@@ -443,7 +443,7 @@ def _container_objects(layout: Layout, day: date) -> list[Placed]:
     out = []
     o = day.toordinal()
     for zone, arr in layout.containers.items():
-        for x, y, hd, ln, colour, removal, levels in arr[arr[:, 5] > o]:
+        for x, y, hd, ln, colour, _removal, levels in arr[arr[:, 5] > o]:
             out.append(Placed("container", "container", zone, float(x), float(y), float(hd),
                               float(ln), 2.44, 2.59 * float(levels),
                               tuple(float(v) for v in CONTAINER_COLOURS[int(colour)])))
@@ -544,7 +544,7 @@ def _hull_rings(corners: np.ndarray, offset: np.ndarray) -> list:
     bounds = np.flatnonzero(np.diff(index)) + 1
     flat = coords.tolist()
     edges = [0, *bounds.tolist(), len(flat)]
-    return [flat[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [flat[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def _draw_window(refl: np.ndarray, objs: list[Placed], win: tuple[int, int, int, int],

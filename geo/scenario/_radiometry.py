@@ -401,8 +401,9 @@ def build_scene(aoi: AOI, seed: int = 0) -> Scene:
     frac[_M["soil"]] += field_frac * border
     static = np.tensordot(spectra.T, frac, axes=1) * texture              # (B, y, x)
     kinds = rng.choice(5, n_parcels, p=[0.42, 0.25, 0.15, 0.12, 0.06])
-    from geo.zones import zone_masks  # noqa: PLC0415 - avoid import cycle at module load
-    import xarray as xr  # noqa: PLC0415
+    import xarray as xr
+
+    from geo.zones import zone_masks
 
     xs = grid.x0 + (np.arange(w) + 0.5) * 10
     ys = grid.y1 - (np.arange(h) + 0.5) * 10
@@ -621,7 +622,7 @@ def render_date(scene: Scene, acq: Acquisition, elev: float, az: float,
     snow = _snow_cover(scene, day, rng)
     refl = refl * (1 - snow) + snow[None] * SNOW[:, None, None]
     if objects:
-        from geo.scenario import _activity  # noqa: PLC0415 - avoid an import cycle
+        from geo.scenario import _activity
 
         _activity.overlay(refl, scene, objects, elev, az)
     shade = _structure_shadow(scene, elev, az)

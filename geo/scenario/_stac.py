@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from pyproj import Transformer
-from shapely.geometry import box, mapping
+from shapely.geometry import box
 
 from geo.scenario._cadence import Acquisition, earth_sun_factor
 
@@ -32,17 +32,17 @@ COLLECTION_ID = "sentinel-2-l2a"
 
 ASSETS: dict[str, dict[str, Any]] = {
     # key: file, title, gsd, eo band (name, common, centre, fwhm) or None
-    "blue": {"file": "B02", "title": "Blue (band 2) - 10m", "gsd": 10,
+    "blue": {"file": "B02", "title": "Blue - 10m", "gsd": 10,
              "band": ("B02", "blue", 0.49, 0.098)},
-    "green": {"file": "B03", "title": "Green (band 3) - 10m", "gsd": 10,
+    "green": {"file": "B03", "title": "Green - 10m", "gsd": 10,
               "band": ("B03", "green", 0.56, 0.045)},
-    "red": {"file": "B04", "title": "Red (band 4) - 10m", "gsd": 10,
+    "red": {"file": "B04", "title": "Red - 10m", "gsd": 10,
             "band": ("B04", "red", 0.665, 0.038)},
-    "nir": {"file": "B08", "title": "NIR 1 (band 8) - 10m", "gsd": 10,
+    "nir": {"file": "B08", "title": "NIR 1 - 10m", "gsd": 10,
             "band": ("B08", "nir", 0.842, 0.145)},
-    "swir16": {"file": "B11", "title": "SWIR 1 (band 11) - 20m", "gsd": 20,
+    "swir16": {"file": "B11", "title": "SWIR 1.6\u03bcm - 20m", "gsd": 20,
                "band": ("B11", "swir16", 1.61, 0.143)},
-    "swir22": {"file": "B12", "title": "SWIR 2 (band 12) - 20m", "gsd": 20,
+    "swir22": {"file": "B12", "title": "SWIR 2.2\u03bcm - 20m", "gsd": 20,
                "band": ("B12", "swir22", 2.19, 0.242)},
     "scl": {"file": "SCL", "title": "Scene classification map (SCL)", "gsd": 20, "band": None},
     "visual": {"file": "TCI", "title": "True color image", "gsd": 10, "band": None},
@@ -78,8 +78,10 @@ LICENSE = "https://sentinel.esa.int/documents/247904/690755/Sentinel_Data_Legal_
 _COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 
-def _stamp(t: Any) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+def _stamp(t: Any, *, micro: bool = False) -> str:
+    """UTC timestamp as Earth Search writes it (milliseconds, or 6 digits for datetime)."""
+    frac = f"{t.microsecond // 1000:03d}" + ("000" if micro else "")
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + frac + "Z"
 
 
 def _gen_time(acq: Acquisition) -> Any:
@@ -221,7 +223,7 @@ def make_item(acq: Acquisition, *, tile: str, grid: Any, sun: tuple[float, float
     elev, az = sun
     if pc_style:
         props: dict[str, Any] = {
-            "datetime": _stamp(acq.time).replace("Z", "000Z"),
+            "datetime": _stamp(acq.time, micro=True),
             "platform": "Sentinel-2" + acq.platform[-1].upper(),
             "proj:epsg": grid.epsg, "instruments": ["msi"], "s2:mgrs_tile": tile,
             "constellation": "Sentinel 2", "s2:granule_id": granule,
@@ -253,7 +255,7 @@ def make_item(acq: Acquisition, *, tile: str, grid: Any, sun: tuple[float, float
             "view:sun_elevation": round(elev, 10),
             "s2:tile_id": granule,
             **s2,
-            "datetime": _stamp(acq.time),
+            "datetime": _stamp(acq.time, micro=True),
             "s2:sequence": str(acq.sequence),
             "earthsearch:s3_path": (f"s3://sentinel-cogs/sentinel-s2-l2a-cogs/{int(zone)}/{band}/"
                                     f"{square}/{acq.day.year}/{acq.day.month}/{iid}"),

@@ -27,7 +27,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from geo import errors
 from geo.scenario._fileserver import parse_range

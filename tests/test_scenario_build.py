@@ -1,0 +1,373 @@
+"""Integration tests of a built scenario: files, COGs, items, truth, determinism, safety."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from rio_cogeo.cogeo import cog_validate
+
+import geo
+from geo import errors
+from geo.scenario import _build, build
+from geo.scenario._cadence import EVENT_DATES
+from geo.scenario._preview import reflectance
+from geo.scenario.serve import rustac_binary
+
+pytestmark = pytest.mark.slow
+
+ES_ITEM = "stac/earth-search/item_sentinel-2-l2a_S2B_20EPT_20250731_0_L2A.json"
+EXTRA_PROPS = {"sat:relative_orbit", "sat:orbit_state", "geo:synthetic",
+               "s2:dark_features_percentage"}
+
+
+def _items(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "items.ndjson").read_text().splitlines()]
+
+
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+# --- layout and formats ---------------------------------------------------------------------
+
+
+def test_folder_layout_and_manifest(scenario_dir):
+    names = {p.name for p in scenario_dir.iterdir()}
+    assert {"SYNTHETIC.txt", "manifest.json", "truth.csv", "truth_objects.csv",
+            "collection.json", "items.ndjson", "items.parquet", "cogs"} <= names
+    assert "SYNTHETIC" in (scenario_dir / "SYNTHETIC.txt").read_text()
+    manifest = _manifest(scenario_dir)
+    assert manifest["synthetic"] is True
+    files = [p for p in scenario_dir.rglob("*") if p.is_file() and p.name != "manifest.json"]
+    assert {p.relative_to(scenario_dir).as_posix() for p in files} == set(manifest["files"])
+    for p in files[:: max(1, len(files) // 25)]:  # a sample: hashing all takes seconds
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        assert manifest["files"][p.relative_to(scenario_dir).as_posix()]["sha256"] == digest
+
+
+def test_items_point_at_their_cogs(scenario_dir):
+    items = _items(scenario_dir)
+    assert 30 <= len(items) <= 50
+    for item in items:
+        assert item["properties"]["geo:synthetic"] is True
+        assert item["collection"] == "sentinel-2-l2a"
+        assert set(item["assets"]) == {"blue", "green", "red", "nir", "swir16", "swir22",
+                                       "scl", "visual"}
+        for asset in item["assets"].values():
+            assert asset["href"].startswith(f"./cogs/{item['id']}/")
+            assert (scenario_dir / asset["href"][2:]).is_file()
+    assert any(i["id"].endswith("_1_L2A") for i in items)
+
+
+def test_every_cog_is_valid_and_laid_out_like_earth_search(scenario_dir):
+    tifs = sorted((scenario_dir / "cogs").rglob("*.tif"))
+    assert len(tifs) == 8 * len(_items(scenario_dir))
+    for tif in tifs:
+        valid, errs, _ = cog_validate(str(tif), quiet=True)
+        assert valid, (tif, errs)
+    item = _items(scenario_dir)[0]
+    for key, dtype, res in (("red", "uint16", 10), ("swir16", "uint16", 20),
+                            ("scl", "uint8", 20), ("visual", "uint8", 10)):
+        asset = item["assets"][key]
+        with rasterio.open(scenario_dir / asset["href"][2:]) as src:
+            assert src.dtypes[0] == dtype and src.nodata == 0
+            assert src.res == (res, res) and src.crs.to_epsg() == 32642
+            assert src.compression.name == "deflate" and src.block_shapes[0] == (256, 256)
+            assert src.overviews(1), "COGs carry overviews"
+            assert [src.height, src.width] == asset["proj:shape"]
+            assert list(src.transform)[:6] == asset["proj:transform"]
+            # on the Sentinel-2 lattice of tile 42SWD (x0 500000, y1 3900000)
+            assert src.transform.c % 60 == 0 and src.transform.f % 60 == 0
+            tags = src.tags(1)
+            assert not tags.get("scale") and not tags.get("offset")
+    with rasterio.open(scenario_dir / item["assets"]["red"]["href"][2:]) as src:
+        assert src.tags().get("TIFFTAG_DATETIME") is None
+
+
+def test_items_match_the_real_earth_search_item(real_fixtures, scenario_dir):
+    real = json.loads((real_fixtures / ES_ITEM).read_text())
+    ours = next(i for i in _items(scenario_dir) if i["properties"]["s2:processing_baseline"]
+                >= "05.00")
+    assert set(real) - {"links"} <= set(ours)
+    rp, op = real["properties"], ours["properties"]
+    assert set(rp) <= set(op), f"missing properties: {set(rp) - set(op)}"
+    assert set(op) - set(rp) <= EXTRA_PROPS
+    for key in rp:
+        assert type(op[key]) is type(rp[key]) or {type(op[key]), type(rp[key])} <= {int, float}, key
+    assert op["datetime"].endswith("Z") and len(op["datetime"]) == len(rp["datetime"])
+    for key, asset in ours["assets"].items():
+        ra = real["assets"][key]
+        assert set(asset) == set(ra), key
+        for field in asset:
+            assert type(asset[field]) is type(ra[field]), (key, field)
+        if "raster:bands" in ra:
+            assert [set(b) for b in asset["raster:bands"]] == [set(b) for b in ra["raster:bands"]]
+            assert asset["raster:bands"][0]["data_type"] == ra["raster:bands"][0]["data_type"]
+        assert asset["title"] == ra["title"]
+        assert asset.get("eo:bands") == ra.get("eo:bands")
+        assert asset["roles"] == ra["roles"]
+    assert set(ours["stac_extensions"]) >= set(real["stac_extensions"])
+
+
+def test_items_validate_with_rustac(scenario_dir, tmp_path):
+    """Core STAC validation (offline: extension schemas would need the network)."""
+    binary = rustac_binary()
+    for item in _items(scenario_dir)[:5]:
+        item["stac_extensions"] = []
+        path = tmp_path / f"{item['id']}.json"
+        path.write_text(json.dumps(item))
+        done = subprocess.run([binary, "validate", str(path)], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    broken = _items(scenario_dir)[0]
+    broken["stac_extensions"] = []
+    del broken["properties"]["datetime"]
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    done = subprocess.run([binary, "validate", str(tmp_path / "broken.json")],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode != 0, "the validator must catch a broken item"
+
+
+def test_geoparquet_holds_the_same_items(scenario_dir):
+    import rustac
+
+    table = rustac.read_sync(str(scenario_dir / "items.parquet"))
+    ids = [f["id"] for f in table["features"]]
+    assert ids == [i["id"] for i in _items(scenario_dir)]
+    first = table["features"][0]
+    assert first["properties"]["geo:synthetic"] is True
+    assert first["assets"]["red"]["href"].startswith("./cogs/")
+
+
+# --- truth -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def truth(scenario_dir) -> pd.DataFrame:
+    return pd.read_csv(scenario_dir / "truth.csv", parse_dates=["date"])
+
+
+def test_truth_has_the_contract_columns(truth, scenario_dir):
+    assert list(truth.columns) == _build.TRUTH_COLUMNS
+    objects = pd.read_csv(scenario_dir / "truth_objects.csv")
+    assert list(objects.columns)[:8] == ["date", "zone", "type", "x", "y", "length_m",
+                                         "wingspan_m", "heading_deg"]
+    zones = set(geo.aoi.load("bagram").zones["name"])
+    assert set(truth["zone"]) == zones
+    assert truth.groupby("date")["zone"].count().eq(len(zones)).all()
+    for col in ("cloud_fraction", "snow_fraction", "clear_fraction"):
+        assert truth[col].between(0, 1).all()
+    assert (truth["cloud_fraction"] + truth["clear_fraction"] <= 1.0001).all()
+
+
+def test_truth_tells_the_bagram_story(truth):
+    per_day = truth.groupby("date")[["aircraft", "helicopters", "containers", "decoys"]].sum()
+    y2020 = per_day[per_day.index < "2021-01-01"]
+    assert len(y2020) >= 2 and (y2020["aircraft"] >= 35).all()
+    after = per_day[per_day.index >= "2021-07-02"]
+    events = {pd.Timestamp(d) for d in (EVENT_DATES["parade_2022"], EVENT_DATES["parade_2024"])}
+    for day, row in after.iterrows():
+        if day in events:
+            assert row["aircraft"] > 0 and row["aircraft"] == row["helicopters"]
+        elif day == pd.Timestamp(EVENT_DATES["aircraft_2025"]):
+            assert row["aircraft"] == 1 and row["helicopters"] == 0
+        else:
+            assert row["aircraft"] == 0, day
+    assert per_day["decoys"].nunique() == 1 and per_day["decoys"].iloc[0] > 0
+    before = per_day.loc[per_day.index < "2021-10-01", "containers"]
+    gone = per_day.loc[per_day.index > "2022-07-01", "containers"]
+    assert before.min() > 500 and gone.max() < 0.1 * before.min()
+    assert per_day["containers"].is_monotonic_decreasing
+
+
+def test_truth_cars_in_the_main_parking(truth):
+    cars = truth[truth["zone"] == "parking_main"].set_index("date")["vehicles"]
+    busy = [pd.Timestamp(EVENT_DATES["cars_2022"]), pd.Timestamp(EVENT_DATES["cars_2025"])]
+    assert (cars.loc[busy] >= 100).all()
+    assert cars.drop(busy).max() < 40
+
+
+def test_truth_objects_agree_with_truth(truth, scenario_dir):
+    objects = pd.read_csv(scenario_dir / "truth_objects.csv", parse_dates=["date"])
+    counts = objects.groupby(["date", "zone", "category"]).size().unstack(fill_value=0)
+    t = truth.set_index(["date", "zone"])
+    air = counts.get("aircraft", 0) + counts.get("helicopter", 0)
+    assert (t.loc[air.index, "aircraft"] == air).all()
+    assert (t.loc[counts.index, "containers"] == counts["container"]).all()
+    large = objects[objects["type"].isin(["C-17", "C-130", "KC-135"])]
+    assert (large["wingspan_m"] >= 30).all()
+
+
+def test_truth_baseline_and_offset_match_items(truth, scenario_dir):
+    items = {i["id"]: i["properties"] for i in _items(scenario_dir)}
+    for row in truth.drop_duplicates("item_id").itertuples():
+        p = items[row.item_id]
+        assert p["s2:processing_baseline"] == f"{row.baseline:05.2f}" or \
+            p["s2:processing_baseline"] == str(row.baseline)
+        expected = p["earthsearch:boa_offset_applied"] or p["s2:processing_baseline"] < "04.00"
+        assert bool(row.offset_applied) == expected
+
+
+# --- pixels --------------------------------------------------------------------------------------
+
+
+def _read(folder: Path, item: dict, key: str) -> np.ndarray:
+    with rasterio.open(folder / item["assets"][key]["href"][2:]) as src:
+        return src.read(1)
+
+
+def test_raw_offset_items_show_it_in_their_dns(scenario_dir):
+    items = _items(scenario_dir)
+    raw = [i for i in items if i["properties"]["s2:processing_baseline"] >= "04.00"
+           and not i["properties"]["earthsearch:boa_offset_applied"]]
+    done = [i for i in items if i["properties"]["earthsearch:boa_offset_applied"]
+            and i["properties"]["datetime"][5:7] in ("07", "08", "09")]  # no snow
+    assert raw and done
+    assert np.percentile(_read(scenario_dir, raw[0], "red"), 0.1) > 1000
+    assert np.percentile(_read(scenario_dir, done[0], "red"), 0.1) < 1000
+    # harmonised, the two agree on ground that does not change (open gravel, clear days)
+    for item in (raw[0], done[0]):
+        refl = reflectance(_read(scenario_dir, item, "red"), item["properties"])
+        assert 0.0 < np.nanmedian(refl) < 0.4
+
+
+def test_aircraft_darken_their_pixels(scenario_dir, truth):
+    items = {i["id"]: i for i in _items(scenario_dir)}
+    apron = truth[(truth["kind"] == "apron") & (truth["date"] < "2021-01-01")]
+    clear_day = apron.groupby("date")["clear_fraction"].min().idxmax()
+    item = items[apron[apron["date"] == clear_day]["item_id"].iloc[0]]
+    objects = pd.read_csv(scenario_dir / "truth_objects.csv", parse_dates=["date"])
+    big = objects[(objects["date"] == clear_day) & (objects["type"] == "C-17")]
+    assert len(big)
+    red = _read(scenario_dir, item, "red").astype(float)
+    with rasterio.open(scenario_dir / item["assets"]["red"]["href"][2:]) as src:
+        rows, cols = rasterio.transform.rowcol(src.transform, big["x"].to_numpy(),
+                                               big["y"].to_numpy())
+    zone = big["zone"].iloc[0]
+    scene_zone = geo.aoi.load("bagram").zones_utm().set_index("name").loc[zone, "geometry"]
+    c = scene_zone.representative_point()
+    with rasterio.open(scenario_dir / item["assets"]["red"]["href"][2:]) as src:
+        r0, c0 = src.index(c.x, c.y)
+    at_aircraft = red[np.asarray(rows), np.asarray(cols)]
+    apron_level = np.median(red[r0 - 3:r0 + 4, c0 - 3:c0 + 4])
+    assert (at_aircraft < 0.85 * apron_level).all()
+
+
+# --- determinism and safety ----------------------------------------------------------------------
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {k: v["sha256"] for k, v in _manifest(folder)["files"].items()}
+
+
+def test_same_seed_same_bytes_and_overwrite_rules(tmp_path, scenario_dir):
+    kw = {"start": "2022-07-24", "end": "2022-07-24", "profile": "small", "workers": 1}
+    a = build("bagram", tmp_path / "a", seed=7, **kw)
+    b = build("bagram", tmp_path / "b", seed=7, **kw)
+    assert _hashes(a) == _hashes(b)
+    assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()
+    with pytest.raises(errors.OutputExists, match="overwrite"):
+        build("bagram", a, seed=7, **kw)
+    with pytest.raises(FileExistsError):
+        build("bagram", a, seed=7, **kw)
+    c = build("bagram", a, seed=7, overwrite=True, **kw)
+    assert _hashes(c) == _hashes(b)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+    red = "cogs/S2A_42SWD_20220724_0_L2A/B04.tif"    # also in the seed-0 small scenario
+    assert _hashes(a)[red] != _hashes(scenario_dir)[red]
+
+
+def test_interrupted_build_leaves_no_catalog(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt("killed while writing the manifest")
+
+    monkeypatch.setattr(_build, "_write_manifest", boom)
+    out = tmp_path / "scn"
+    with pytest.raises(KeyboardInterrupt):
+        build("bagram", out, start="2022-07-24", end="2022-07-24", workers=1)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [], "the partial folder must be removed"
+
+
+def test_killed_build_process_leaves_no_catalog(tmp_path):
+    """A build killed by a signal leaves at most a hidden partial folder, never `out`."""
+    import signal
+    import sys
+    import time
+
+    out = tmp_path / "scn"
+    code = (f"import geo.scenario as s; s.build('bagram', {str(out)!r}, "
+            "start='2020-10-01', end='2021-03-01', workers=1)")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(tmp_path.glob(".scn.partial-*/cogs/*/TCI.tif")):
+        time.sleep(0.2)   # waiting for the child to be mid-build (no sync primitive across it)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not out.exists()
+    leftovers = list(tmp_path.iterdir())
+    assert all(p.name.startswith(".scn.partial-") for p in leftovers)
+    assert not any((p / "manifest.json").exists() for p in leftovers)
+
+
+def test_pc_style_items(tmp_path):
+    out = build("bagram", tmp_path / "pc", start="2022-07-24", end="2022-07-24",
+                pc_style=True, workers=1)
+    item = _items(out)[0]
+    assert set(item["assets"]) == {"B02", "B03", "B04", "B08", "B11", "B12", "SCL", "visual"}
+    assert item["id"].startswith("S2A_MSIL2A_20220724T") and "_R005_T42SWD_" in item["id"]
+    assert all("raster:bands" not in a for a in item["assets"].values())
+    p = item["properties"]
+    assert p["s2:mgrs_tile"] == "42SWD" and p["platform"] == "Sentinel-2A"
+    assert "earthsearch:boa_offset_applied" not in p
+    assert np.percentile(_read(out, item, "B04"), 0.1) > 1000    # raw DNs, baseline 04.00
+
+
+def test_other_aoi_and_refusals(tmp_path):
+    out = build("shindand", tmp_path / "sh", start=EVENT_DATES["cars_2022"],
+                end=EVENT_DATES["cars_2022"], workers=1)
+    truth = pd.read_csv(out / "truth.csv")
+    cars = truth.loc[truth["kind"] == "parking", "vehicles"]
+    assert cars.max() >= 100
+    square = [[62.2, 33.4], [62.22, 33.4], [62.22, 33.42], [62.2, 33.42], [62.2, 33.4]]
+    bare = geo.aoi.from_geojson({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"name": "site", "kind": "perimeter"},
+        "geometry": {"type": "Polygon", "coordinates": [square]}}]})
+    with pytest.raises(errors.ScenarioError, match="apron"):
+        build(bare, tmp_path / "bare")
+    with pytest.raises(errors.ScenarioError, match="widen"):
+        build("bagram", tmp_path / "none", start="2022-07-25", end="2022-07-26")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sh"]
+
+
+def test_preview_figure(scenario_dir, tmp_path):
+    from geo.scenario import preview
+
+    png = tmp_path / "preview.png"
+    fig = preview(scenario_dir, [date(2020, 10, 2), "2022-07-24"], out=png)
+    assert png.stat().st_size > 50_000
+    assert any(t.get_text() == "SYNTHETIC" for t in fig.texts)
+    assert len(fig.axes) == 4
+
+
+def test_cli_build(tmp_path):
+    from typer.testing import CliRunner
+
+    from geo.cli import app
+
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(app, ["scenario", "build", "--out", str(out), "--start",
+                                      "2022-07-24", "--end", "2022-07-24", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC scenario written" in result.output
+    again = CliRunner().invoke(app, ["scenario", "build", "--out", str(out), "--start",
+                                     "2022-07-24", "--end", "2022-07-24"])
+    assert again.exit_code != 0 and isinstance(again.exception, errors.OutputExists)
