@@ -7,13 +7,16 @@ carry a SYNTHETIC stamp.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules and not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")  # files, not windows; notebooks keep their inline backend
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

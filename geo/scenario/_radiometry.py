@@ -239,7 +239,9 @@ def _villages(grid: SceneGrid, aoi: AOI, label: np.ndarray, rng: np.random.Gener
     row = ((ymax - cy) / (10.0 / SUPER)).astype(int).clip(0, label.shape[0] - 1)
     keep = (label[row, col] == _M["field"]) & ~shapely.contains_xy(per, cx, cy)
     cx, cy = cx[keep], cy[keep]
-    outer, inner, trees = [], [], []
+    outer: list[BaseGeometry] = []
+    inner: list[BaseGeometry] = []
+    trees: list[BaseGeometry] = []
     for x, y in zip(cx, cy, strict=True):
         k = int(rng.integers(4, 12))
         px = x + rng.normal(0, 70, k)
@@ -280,7 +282,7 @@ def _revetments(geom: BaseGeometry, label: np.ndarray, t2: Affine, heading: floa
     n = x.size
     pads = _rot_boxes(x, y, np.full(n, 26.0), np.full(n, 26.0), heading)
     h = math.radians(heading)
-    walls = []
+    walls: list[BaseGeometry] = []
     for dx, dy, ln, wd in ((-16, 0, 32.0, 4.0), (16, 0, 32.0, 4.0), (0, 16, 4.0, 32.0)):
         ox = dx * math.cos(h) + dy * math.sin(h)
         oy = -dx * math.sin(h) + dy * math.cos(h)
