@@ -454,6 +454,10 @@ def _zone_rows(zs: ZoneScores, times: pd.DatetimeIndex, ids: np.ndarray, p: dict
         if masked is not None and masked[t] >= 0.005:
             notes.append(f"{masked[t]:.0%} of the zone masked as cloud, shadow or haze the "
                          "SCL missed")
+            if masked[t] >= p["max_masked"] and not flag:
+                # what is left next to a large masked patch is often its faint edge
+                flag, reason = True, (f"cloud: {masked[t]:.0%} masked as cloud, shadow or "
+                                      "haze the SCL missed")
         if masked is None and site_broad[t] > p["max_site_broad"]:
             flag = True
             reason = "; ".join(filter(None, [reason, f"site {site_broad[t]:.0%} under cloud, "
@@ -541,6 +545,7 @@ def analyse(
     broad_threshold: float = 3.0,
     broad_window: int = 9,
     max_site_broad: float = 0.05,
+    max_masked: float = 0.1,
     noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
@@ -580,7 +585,8 @@ def analyse(
     params = {"threshold": threshold, "occupancy_threshold": occupancy_threshold,
               "min_pixels": min_pixels, "min_object_pixels": min_object_pixels,
               "pixels_per_aircraft": pixels_per_aircraft, "min_clear": min_clear,
-              "haze_limit": haze_limit, "max_site_broad": max_site_broad}
+              "haze_limit": haze_limit, "max_site_broad": max_site_broad,
+              "max_masked": max_masked}
     res = float(abs(stack["x"].values[1] - stack["x"].values[0])) if stack.sizes["x"] > 1 else 10.0
     ids = (stack["item_id"].to_numpy() if "item_id" in stack.coords
            else np.full(len(times), "", dtype=object))
@@ -627,6 +633,7 @@ def activity_index(
     broad_threshold: float = 3.0,
     broad_window: int = 9,
     max_site_broad: float = 0.05,
+    max_masked: float = 0.1,
     noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
@@ -676,6 +683,9 @@ def activity_index(
         ``broad_window``-pixel square are broader than any aircraft: cloud, cloud shadow
         or haze the SCL missed. They are masked (not clear) in aprons, revetments,
         runways, taxiways and controls.
+    max_masked
+        A row whose own cloud mask (above) took this share of the zone or more is
+        flagged: the faint edges of what was masked may remain.
     max_site_broad
         Parking and yard rows (where a full lot is legitimately broad) are flagged when
         more than this share of the other zones was masked so on that date.
@@ -717,6 +727,7 @@ def activity_index(
         occupancy_threshold=occupancy_threshold, min_pixels=min_pixels,
         min_object_pixels=min_object_pixels, pixels_per_aircraft=pixels_per_aircraft,
         min_clear=min_clear, haze_limit=haze_limit, broad_threshold=broad_threshold,
-        broad_window=broad_window, max_site_broad=max_site_broad, noise_floor=noise_floor,
+        broad_window=broad_window, max_site_broad=max_site_broad, max_masked=max_masked,
+        noise_floor=noise_floor,
         min_obs=min_obs, bands=bands, block=block,
     ).table

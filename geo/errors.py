@@ -34,6 +34,7 @@ __all__ = [
     "AOITooLarge",
     "RunwayDataError",
     "ScenarioError",
+    "SchedulerUnavailable",
     "OutputExists",
     "SearchError",
     "NoImagery",
@@ -150,6 +151,10 @@ class NoImagery(SearchError, LookupError):
 
 class SourceUnavailable(SearchError, ConnectionError):
     """A STAC API or file server could not be reached or kept failing."""
+
+
+class SchedulerUnavailable(GeoError, ConnectionError):
+    """The Dask scheduler named by --scheduler or $DASK_SCHEDULER_ADDRESS does not answer."""
 
 
 class UnknownSource(GeoError, ValueError):

@@ -963,3 +963,44 @@ def _outline_pixels(aoi: AOI, extent: tuple[float, float, float, float], w: int,
             lines.append((KIND_COLOURS.get(str(row.kind), "white"),
                           [((x - left) * sx, (top - y) * sy) for x, y in zip(xs, ys, strict=True)]))
     return lines
+
+
+def site_comparison(results: dict[str, Any], out: str | Path | None = None) -> Figure:
+    """Apron activity of several sites over time, one line each, change points marked.
+
+    Parameters
+    ----------
+    results
+        Site name -> :class:`geo.review.ReviewResult` (as :func:`geo.scale.run_sites` makes).
+    out
+        Where to save the PNG.
+    """
+    from geo.scale import _main_change, _site_series
+
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=130)
+    synthetic = False
+    for i, (name, res) in enumerate(results.items()):
+        series = _site_series(res.activity)
+        colour = f"C{i}"
+        ax.plot(series.index, series.to_numpy(), "-o", ms=2.5, lw=1.2, color=colour,
+                label=f"{name} ({len(series)} dates)")
+        change = _main_change(res.change_points)
+        if change is not None:
+            ax.axvline(change, color=colour, ls="--", lw=1)  # type: ignore[arg-type]
+            ax.annotate(f"{name}: change {change:%Y-%m-%d}", (change, ax.get_ylim()[1]),
+                        xytext=(3, -12 - 11 * i), textcoords="offset points", fontsize=7,
+                        color=colour)
+        synthetic = synthetic or bool(res.synthetic)
+    ax.set_ylabel("apron activity index (mean of apron zones)")
+    ax.set_title("Activity across sites (dashed: each site's main change point)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.text(0.99, 0.01, "source: " + "; ".join(sorted({str(r.out) for r in results.values()})),
+             ha="right", va="bottom", fontsize=6, color="0.4")
+    if synthetic:
+        stamp(fig)
+    fig.tight_layout()
+    if out is not None:
+        fig.savefig(out)
+    plt.close(fig)
+    return fig

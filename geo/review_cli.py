@@ -59,6 +59,10 @@ Examples:
 
   geo review --aoi bagram --source ./scenario_folder --images 20
 
+  geo review --aoi bagram --aoi shindand --out airfields   (one folder per site + comparison)
+
+  geo review --aois sites.txt --scheduler tcp://10.0.0.5:8786   (on a Dask cluster)
+
 Exit codes:
 
 {_EXIT_TABLE}
@@ -101,6 +105,7 @@ def exit_code(exc: BaseException) -> int:
         (errors.OfflineMiss, 5),
         (errors.StoreError, 5),
         (errors.ScenarioError, 6),
+        (errors.SchedulerUnavailable, 4),
         (errors.UnknownSource, 2),
         (errors.AOIError, 2),
         (errors.AOINotFound, 2),
@@ -188,19 +193,32 @@ def _summary(result: Any) -> None:
 
 
 def review(
-    aoi: str = typer.Option("bagram", "--aoi", help="Built-in AOI name or a GeoJSON path."),
-    source: str = typer.Option("earth-search", "--source",
-                               help="earth-search, planetary-computer, a STAC API URL, or a "
-                                    "local catalog (folder or .parquet/.ndjson)."),
+    aoi: list[str] = typer.Option(["bagram"], "--aoi",
+                                  help="Built-in AOI name or a GeoJSON path; repeat for "
+                                       "several sites."),
+    aois: Path | None = typer.Option(None, "--aois",
+                                     help="A file listing sites (AOI names or GeoJSON paths), "
+                                          "one per line (replaces the default --aoi; adds to "
+                                          "explicit ones)."),
+    source: list[str] = typer.Option(["earth-search"], "--source",
+                                     help="earth-search, planetary-computer, a STAC API URL, "
+                                          "or a local catalog (folder or .parquet/.ndjson); "
+                                          "once for all sites or once per site."),
     start: str = typer.Option("2020-10-01", "--start", help="First day (YYYY-MM-DD)."),
     end: str = typer.Option("2025-09-30", "--end", help="Last day (YYYY-MM-DD)."),
     images: int = typer.Option(30, "--images", "-n", min=1, help="Images to select."),
-    out: Path = typer.Option(Path("review"), "--out", "-o", help="Review folder to write."),
+    out: Path = typer.Option(Path("review"), "--out", "-o",
+                             help="Review folder to write (with several sites: one "
+                                  "sub-folder per site plus comparison.csv/.png)."),
     offline: bool = typer.Option(False, "--offline",
                                  help="Read only from the local store (--store), no network."),
     store: Path | None = typer.Option(None, "--store",
                                       help="Local imagery store: reads are cached there."),
     resolution: int = typer.Option(10, "--resolution", help="Pixel size in metres (10, 20, 60)."),
+    scheduler: str | None = typer.Option(None, "--scheduler",
+                                         help="Address of a dask.distributed scheduler "
+                                              "(default: $DASK_SCHEDULER_ADDRESS, else this "
+                                              "process)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Review a site (see the module help)."""
@@ -209,16 +227,41 @@ def review(
     if offline and store is None:
         raise typer.BadParameter("--offline needs --store DIR (the local imagery store to read)",
                                  param_hint="'--offline'")
-    area = _check_args(aoi, source, start, end)
+    sites = list(aoi)
+    if aois is not None:
+        from geo.scale import read_site_list
+
+        try:
+            listed = read_site_list(aois)
+        except errors.GeoError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--aois'") from None
+        sites = listed if aoi == ["bagram"] else [*sites, *listed]
+    if len(source) not in (1, len(sites)):
+        raise typer.BadParameter(f"{len(source)} sources for {len(sites)} sites: give one for "
+                                 "all, or one per site", param_hint="'--source'")
+    sources = source * len(sites) if len(source) == 1 else list(source)
+    areas = [_check_args(site, src, start, end) for site, src in zip(sites, sources, strict=True)]
+    kwargs: dict[str, Any] = {"start": start, "end": end, "images": images, "offline": offline,
+                              "progress": progress, "store": store, "resolution": resolution}
 
     def run() -> Any:
         from geo.review import run_review
+        from geo.scale import dask_client, run_sites
 
-        return run_review(area, source=source, start=start, end=end, images=images, out=out,
-                          offline=offline, progress=progress, store=store,
-                          resolution=resolution)
+        with dask_client(scheduler):
+            if len(areas) == 1:
+                return run_review(areas[0], source=sources[0], out=out, **kwargs)
+            return run_sites(areas, sources=sources, out=out, **kwargs)
 
-    _summary(_guard(run))
+    result = _guard(run)
+    if hasattr(result, "comparison"):
+        for site_result in result.results.values():
+            _summary(site_result)
+        console.print(result.comparison.drop(columns=["review"]).to_string(index=False))
+        console.print(f"comparison written to {result.files['comparison.csv']} and "
+                      f"{result.files['comparison.png']}")
+    else:
+        _summary(result)
 
 
 def demo(

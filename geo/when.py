@@ -194,7 +194,7 @@ def change_points(
     kinds: Sequence[str] | None = ("apron",),
     zones: Sequence[str] | None = None,
     value: str = "activity_index",
-    penalty: float = 8.0,
+    penalty: float = 4.0,
     n_bkps: int | None = None,
     min_size: int = 3,
     smooth: int = 5,
