@@ -78,7 +78,7 @@ def test_cluster_run_gives_the_same_activity(in_process, scenario_dir, shindand_
 
 
 def test_unreachable_scheduler_is_a_clear_error():
-    with pytest.raises(errors.SchedulerUnavailable, match="tcp://127.0.0.1:9"), \
+    with pytest.raises(errors.SchedulerUnavailable, match=r"tcp://127\.0\.0\.1:9"), \
             dask_client("tcp://127.0.0.1:9", timeout="2s"):
         pass
 
