@@ -61,7 +61,7 @@ from rasterio.windows import Window
 from geo import aoi as aoi_mod
 from geo import errors, harmonise
 from geo._gdal import rio_env
-from geo._redact import redact_url
+from geo._redact import redact_text, redact_url
 from geo.aoi import AOI
 from geo.search import _progress, _when, canonicalise, collapse_duplicates, mgrs_tile, solar_day
 from geo.store import Store, WindowEntry, open_store
@@ -166,6 +166,21 @@ def _hist_for(band: str, data: np.ndarray, nodata: float | None) -> np.ndarray |
     return harmonise.dn_histogram(data, 0 if nodata is None else nodata)
 
 
+_DN_DTYPES = ("uint16", "int16", "uint32", "int32")
+
+
+def _check_dtype(dtype: Any, item_id: str, band: str, href: str) -> None:
+    """Reflectance assets must hold integer DNs, SCL must hold class codes."""
+    name = np.dtype(dtype).name
+    ok = name in _DN_DTYPES if band in REFLECTANCE_BANDS else name in ("uint8", *_DN_DTYPES)
+    if not ok:
+        raise errors.LoadError(
+            f"Item {item_id}: the {band} asset {redact_url(href)} holds {name} values; geo "
+            "expects Sentinel-2 L2A digital numbers (uint16, or uint8 class codes for scl). "
+            "Is this a different product (e.g. already scaled reflectance)? Use L2A assets."
+        )
+
+
 def _fetch_local(item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS) -> Piece:
     path = _gdal_path(href)
     if not Path(path).is_file():
@@ -174,6 +189,7 @@ def _fetch_local(item_id: str, band: str, href: str, bounds: Sequence[float], cr
     nodata: float = 0
     if band in REFLECTANCE_BANDS:
         with rio_env(), rasterio.open(path) as src:
+            _check_dtype(src.dtypes[0], item_id, band, href)
             window = _pixel_window(src, bounds, crs)
             nodata = 0 if src.nodata is None else float(src.nodata)
             if window is None:
@@ -195,7 +211,8 @@ def _fetch_remote(
     except rasterio.errors.RasterioError as exc:
         raise errors.ReadError(
             f"Reading {band} of item {item_id} from {redact_url(href)} (window {tuple(bounds)} "
-            f"in {crs_text}) failed: {exc}. The source may be down; run again to resume "
+            f"in {crs_text}) failed: {redact_text(str(exc))}. The source may be down; run "
+            "again to resume "
             "(windows already read are kept in the store)."
         ) from exc
     entry = WindowEntry(key=key, item_id=item_id, asset=band, href=redact_url(href),
@@ -207,6 +224,7 @@ def _fetch_remote(
         entry = store.put(entry, data, transform=Affine.identity(), crs=crs, nodata=0)
         return Piece(item_id, band, None, stored=True)
     data, transform, src_crs, nodata = read
+    _check_dtype(data.dtype, item_id, band, href)
     hist = _hist_for(band, data, nodata)
     entry.hist = hist.tolist() if hist is not None else []
     entry = store.put(entry, data, transform=transform, crs=src_crs, nodata=nodata)

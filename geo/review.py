@@ -127,6 +127,13 @@ def check_period(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
             raise errors.ReviewError(f"{name} {value!r} is not a date: use YYYY-MM-DD")
         parsed.append(stamp.tz_localize(None) if stamp.tzinfo else stamp)
     t0, t1 = parsed
+    today = pd.Timestamp.now().normalize()
+    for name, stamp in (("start", t0), ("end", t1)):
+        if stamp > today:
+            raise errors.ReviewError(
+                f"{name} {stamp.date()} is in the future (today is {today.date()}): no image "
+                f"of it exists yet; give {today.date()} or an earlier date"
+            )
     if t0 > t1:
         raise errors.ReviewError(
             f"start {t0.date()} is after end {t1.date()}: give the earlier date as start"
