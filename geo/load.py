@@ -182,6 +182,19 @@ def _check_dtype(dtype: Any, item_id: str, band: str, href: str) -> None:
 
 
 def _fetch_local(item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS) -> Piece:
+    try:
+        return _fetch_local_piece(item_id, band, href, bounds, crs)
+    except rasterio.errors.RasterioError as exc:
+        raise errors.ReadError(
+            f"Item {item_id}: reading the {band} file {_gdal_path(href)} failed "
+            f"({redact_text(str(exc))}). The file is corrupt or truncated: fetch it again, "
+            "or leave the item out."
+        ) from None
+
+
+def _fetch_local_piece(
+    item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS
+) -> Piece:
     path = _gdal_path(href)
     if not Path(path).is_file():
         raise errors.ReadError(f"Item {item_id}: the {band} file {path} does not exist.")
@@ -404,6 +417,18 @@ def _read_into(
     path: str, nodata: float, dst_transform: Affine, shape: tuple[int, int], dst_crs: CRS
 ) -> np.ndarray:
     """Raw values of a local raster on a destination grid (nearest); 0 where missing."""
+    try:
+        return _read_local(path, nodata, dst_transform, shape, dst_crs)
+    except rasterio.errors.RasterioError as exc:
+        raise errors.ReadError(
+            f"Reading {path} failed ({redact_text(str(exc))}). The file is corrupt or "
+            "truncated: delete it (a stored window is fetched again) or fix the catalog."
+        ) from None
+
+
+def _read_local(
+    path: str, nodata: float, dst_transform: Affine, shape: tuple[int, int], dst_crs: CRS
+) -> np.ndarray:
     with rio_env(), rasterio.open(path) as src:
         st = src.transform
         same_crs = CRS.from_user_input(src.crs) == dst_crs

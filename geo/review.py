@@ -374,6 +374,7 @@ def review_stack(
     synthetic = _is_synthetic(stack, items)
     if clear is None:
         clear = _clear_fractions(stack, area)
+    _check_some_clear(clear, area, t0, t1)
     if activity is None:
         activity = _activity(stack, area)
     changes = change_points if change_points is not None else _change_points(activity, notes)
@@ -460,6 +461,22 @@ def _clear_fractions(stack: Any, area: AOI) -> pd.DataFrame:
         ids = ids.groupby(level=0).agg(";".join)
         clear = clear.assign(item_id=pd.to_datetime(clear["date"]).dt.normalize().map(ids))
     return clear
+
+
+def _check_some_clear(clear: pd.DataFrame, area: AOI, t0: Any, t1: Any,
+                      minimum: float = 0.05) -> None:
+    """Refuse a review where no date sees the site's key zones (all cloud or snow)."""
+    if clear.empty or "clear_fraction" not in clear:
+        return
+    key = clear[clear["kind"].isin(("apron", "revetment", "parking", "yard"))]
+    key = key if not key.empty else clear
+    best = key.groupby("date")["clear_fraction"].mean().max()
+    if not best >= minimum:
+        raise errors.ReviewError(
+            f"No date between {pd.Timestamp(t0).date()} and {pd.Timestamp(t1).date()} sees "
+            f"{area.name}'s key zones clear (the best date is {100 * float(best or 0):.0f} % "
+            "clear): the period is all cloud or snow. Widen the period or choose another."
+        )
 
 
 def _activity(stack: Any, area: AOI) -> pd.DataFrame:

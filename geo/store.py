@@ -360,9 +360,16 @@ class Store:
             entry.sha256 = hashlib.sha256(tmp.read_bytes()).hexdigest()
             entry.nbytes = tmp.stat().st_size
             os.replace(tmp, final)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+            if isinstance(exc, OSError) and not isinstance(exc, errors.GeoError):
+                raise errors.StoreError(
+                    f"Cannot write {entry.asset} of item {entry.item_id} into the imagery "
+                    f"store {self.root}: {exc.strerror or exc}. Free some space or make the "
+                    f"folder writable, or point --store / {ENV_VAR} elsewhere; windows "
+                    "already stored are kept."
+                ) from exc
             raise
         entry.path = str(final)
         with self._lock:

@@ -147,7 +147,7 @@ CLI_CASES: list[tuple[str, Callable[[dict[str, Path]], list[str]], int, str]] = 
     ("items missing a band", lambda c: ["--source", str(c["no_red"]), *PERIOD], 1,
      "no asset 'red'"),
     ("period all cloud", lambda c: ["--source", str(c["cloud"]), *PERIOD], 1, "clear"),
-    ("corrupt COG", lambda c: ["--source", str(c["corrupt"]), *PERIOD], 1, "B04.tif"),
+    ("corrupt COG", lambda c: ["--source", str(c["corrupt"]), *PERIOD], 1, "corrupt or truncated"),
     ("COG of the wrong dtype", lambda c: ["--source", str(c["float"]), *PERIOD], 1, "float32"),
     ("zero images", lambda c: ["--images", "0"], 2, "--images"),
     ("odd resolution", lambda c: ["--resolution", "15"], 2, "use 10, 20 or 60"),
@@ -165,13 +165,14 @@ CLI_CASES: list[tuple[str, Callable[[dict[str, Path]], list[str]], int, str]] = 
 def test_cli_bad_input(label, make, code, needle, catalogs, tmp_path, capsys):
     args = make(catalogs)
     store = tmp_path / "store"
-    if "--store" not in args and "--aois" not in args:
+    if "--store" not in args and label not in ("site list missing", "offline without store"):
         args = [*args, "--store", str(store)]
     exit_code, output = run_cli(["review", "--out", str(tmp_path / "out"), "--no-progress",
                                  *args], capsys)
     assert exit_code == code, f"{label}: exit {exit_code}\n{output}"
     assert "Traceback" not in output, output
-    assert needle.lower() in output.lower().replace("\n", " "), output
+    flat = " ".join(output.replace("│", " ").split()).lower()  # undo rich's panel wrapping
+    assert needle.lower() in flat, output
     if store.exists():
         _store_is_intact(store)
     assert not (tmp_path / "out" / "report.html").exists()  # no half review pretending
