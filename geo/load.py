@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -150,14 +151,40 @@ def _pixel_window(src: Any, bounds: Sequence[float], crs: CRS) -> Window | None:
 
 
 def _read_remote(
-    href: str, bounds: Sequence[float], crs: CRS
+    href: str, bounds: Sequence[float], crs: CRS, **env: str
 ) -> tuple[np.ndarray, Affine, Any, float | None] | None:
-    with rio_env(), rasterio.open(_gdal_path(href)) as src:
+    with rio_env(**env), rasterio.open(_gdal_path(href)) as src:
         window = _pixel_window(src, bounds, crs)
         if window is None:
             return None
         data = src.read(1, window=window)
         return data, src.window_transform(window), src.crs, src.nodata
+
+
+READ_ATTEMPTS = 4
+"""Whole-window read attempts before giving up; GDAL retries single requests on HTTP
+429/502/503/504 itself (``GDAL_HTTP_MAX_RETRY``), but not truncated bodies or resets in
+the middle of a body, which public object stores also produce."""
+
+
+def _read_remote_retrying(
+    href: str, bounds: Sequence[float], crs: CRS, *, attempts: int = READ_ATTEMPTS,
+    delay: float = 0.5,
+) -> tuple[np.ndarray, Affine, Any, float | None] | None:
+    """:func:`_read_remote`, retried with exponential backoff on read errors."""
+    for attempt in range(1, attempts + 1):
+        # A retry must not be served from GDAL's cache of the failed attempt's blocks.
+        env = {} if attempt == 1 else {"CPL_VSIL_CURL_NON_CACHED": _gdal_path(href)}
+        try:
+            return _read_remote(href, bounds, crs, **env)
+        except rasterio.errors.RasterioError as exc:
+            if attempt == attempts:
+                raise
+            wait = delay * 2 ** (attempt - 1)
+            log.info("read of %s failed (%s); retry %d/%d in %.1f s", redact_url(href),
+                     redact_text(str(exc))[:120], attempt, attempts - 1, wait)
+            time.sleep(wait)
+    return None  # unreachable: the loop returns or raises
 
 
 def _hist_for(band: str, data: np.ndarray, nodata: float | None) -> np.ndarray | None:
@@ -220,7 +247,7 @@ def _fetch_remote(
     if hit is not None:
         return _piece_from_entry(hit)
     try:
-        read = _read_remote(href, bounds, crs)
+        read = _read_remote_retrying(href, bounds, crs)
     except rasterio.errors.RasterioError as exc:
         raise errors.ReadError(
             f"Reading {band} of item {item_id} from {redact_url(href)} (window {tuple(bounds)} "

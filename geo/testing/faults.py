@@ -124,13 +124,17 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             if name.lower() not in _HOP and name.lower() != "content-length":
                 self.send_header(name, value)
+        size = len(payload)
+        if self.command == "HEAD":  # no body: pass on the upstream's stated length
+            size = int(dict((k.lower(), v) for k, v in headers).get("content-length", 0))
         if fault == "truncate":
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(size))
             self.end_headers()
-            self.wfile.write(payload[: len(payload) // 2])
+            if self.command != "HEAD":
+                self.wfile.write(payload[: len(payload) // 2])
             self.close_connection = True
             return
-        claimed = len(payload) + (1024 if fault == "length" else 0)
+        claimed = size + (1024 if fault == "length" else 0)
         self.send_header("Content-Length", str(claimed))
         if fault == "length":
             self.send_header("Connection", "close")

@@ -1,0 +1,107 @@
+"""A review through a faulty network: bursts of 5xx/429, resets, slow, truncated and
+mis-sized responses in front of the scenario's STAC API and COGs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import geo
+from geo import errors
+from geo.review import run_review
+from geo.store import Store
+from geo.testing.faults import FaultProxy
+from geo.testing.servers import RangeFileServer
+
+pytestmark = pytest.mark.slow
+
+START, END, IMAGES = "2020-10-01", "2021-03-31", 6
+
+
+@pytest.fixture(scope="module")
+def files(scenario_dir: Path) -> Iterator[RangeFileServer]:
+    with RangeFileServer(scenario_dir) as server:
+        yield server
+
+
+def _catalog(scenario_dir: Path, base: str, folder: Path) -> Path:
+    """The scenario's items of the period, their COG hrefs pointing at ``base``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for line in (scenario_dir / "items.ndjson").read_text().splitlines():
+        item = json.loads(line)
+        if not START <= item["properties"]["datetime"][:10] <= END:
+            continue
+        for asset in item["assets"].values():
+            asset["href"] = base + "/" + asset["href"].removeprefix("./")
+        lines.append(json.dumps(item))
+    (folder / "items.ndjson").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _review(catalog: Path, out: Path) -> pd.DataFrame:
+    run_review("bagram", source=catalog, start=START, end=END, images=IMAGES, out=out,
+               store=out / "store", progress=False)
+    return pd.read_csv(out / "activity.csv")
+
+
+def _store_sound(root: Path) -> int:
+    store = Store(root)
+    entries = store.entries()
+    for entry in entries:
+        if entry.empty:
+            continue
+        path = Path(entry.path)
+        data = (path if path.is_absolute() else root / path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry.sha256, entry.path
+    assert not [p for p in root.rglob("*.partial")]
+    return len(entries)
+
+
+@pytest.fixture(scope="module")
+def clean(scenario_dir, files, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("clean")
+    _review(_catalog(scenario_dir, files.url, out / "cat"), out / "review")
+    return out / "review"
+
+
+def test_moderate_faults_same_result(scenario_dir, files, clean, tmp_path):
+    with FaultProxy(files.url, rate=0.25, burst=1, seed=7, slow_seconds=0.1) as proxy:
+        activity = _review(_catalog(scenario_dir, proxy.url, tmp_path / "cat"), tmp_path / "r")
+        kinds = {e.fault for e in proxy.faults}
+    assert {"500", "503", "truncate", "reset"} & kinds, kinds  # faults really happened
+    assert len(proxy.faults) >= 10
+    pd.testing.assert_frame_equal(activity, pd.read_csv(clean / "activity.csv"))
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "r" / "scenes.csv"),
+                                  pd.read_csv(clean / "scenes.csv"))
+    assert _store_sound(tmp_path / "r" / "store") > 0
+
+
+def test_persistent_faults_stop_with_the_scene_and_url(scenario_dir, files, tmp_path):
+    with FaultProxy(files.url, rate=1.0, kinds=("503",), persistent=True,
+                    only="B08.tif") as proxy:
+        catalog = _catalog(scenario_dir, proxy.url, tmp_path / "cat")
+        with pytest.raises(errors.ReadError) as info:
+            _review(catalog, tmp_path / "r")
+    message = str(info.value)
+    assert "B08.tif" in message and proxy.url in message and "S2" in message
+    assert "nir" in message
+    _store_sound(tmp_path / "r" / "store")
+    assert not (tmp_path / "r" / "report.html").exists()
+
+
+def test_search_through_a_faulty_stac_api(scenario_server, tmp_path):
+    clean = geo.search("bagram", START, END, source=scenario_server.stac_url, progress=False,
+                       store=tmp_path / "a")
+    with FaultProxy(scenario_server.stac_url.rstrip("/"), rate=1.0,
+                    kinds=("500", "502", "503", "429", "reset", "slow"), burst=1,
+                    seed=3, slow_seconds=0.1) as proxy:
+        noisy = geo.search("bagram", START, END, source=proxy.url, progress=False,
+                           store=tmp_path / "b")
+        assert proxy.faults, "the proxy injected no fault"
+    assert [i.id for i in noisy] == [i.id for i in clean]
