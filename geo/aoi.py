@@ -531,8 +531,8 @@ class RunwayFrame:
     Examples
     --------
     >>> frame = RunwayFrame((34.93170, 69.25610), (34.95990, 69.27570))
-    >>> round(frame.length)
-    3604
+    >>> round(frame.length)  # metres on the UTM grid (scale factor 0.9996 here)
+    3603
     >>> apron = frame.rect(1400, 2100, 230, 430)  # 700 m x 200 m, east of the runway
     >>> apron.geom_type
     'Polygon'

@@ -227,7 +227,7 @@ def dn_histogram(dn: np.ndarray, nodata: float = 0) -> np.ndarray:
 
     Examples
     --------
-    >>> dn_histogram(np.array([0, 10, 1010, 5000])).sum()
+    >>> int(dn_histogram(np.array([0, 10, 1010, 5000])).sum())
     3
     """
     values = np.asarray(dn).ravel()

@@ -375,7 +375,7 @@ def fetch(
 
     Examples
     --------
-    >>> fetch([], (0, 0, 10, 10), 32642, ["red"])
+    >>> fetch([], (0, 0, 10, 10), 32642, ["red"], progress=False)
     {}
     """
     shop = open_store(store)
