@@ -60,6 +60,17 @@ def rustac_binary() -> str:
     return found
 
 
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a child process: terminate, then kill if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
 class FileServer:
     """A loopback HTTP server of a folder with byte-range support (like an object store).
 
@@ -121,13 +132,7 @@ class FileServer:
 
     def close(self) -> None:
         """Stop the server process and remove its log."""
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=5)
+        _terminate(self._proc)
         if self._proc.stdout:
             self._proc.stdout.close()
         self._log.unlink(missing_ok=True)
@@ -266,13 +271,7 @@ class ScenarioServer:
     def _stop_proc(self) -> None:
         if self._proc is None:
             return
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=5)
+        _terminate(self._proc)
         self._proc = None
 
     def close(self) -> None:
