@@ -61,7 +61,7 @@ def _run(cmd: list[str]) -> int:
 def run_tests(args: list[str]) -> int:
     """ruff, then mypy, then pytest; stop at the first that fails."""
     steps = [
-        [str(BIN / "ruff"), "check", "geo", "tests", "benchmarks", "notebooks", "aoi", "run.py"],
+        [str(BIN / "ruff"), "check", "geo", "tests", "benchmarks", "notebooks", "aoi", "run.py", "conftest.py"],
         [str(BIN / "mypy")],
         [str(PY), "-m", "pytest", *args],
     ]
