@@ -122,12 +122,15 @@ def default_cache(profile: str, seed: int) -> Path:
 
     Examples
     --------
-    >>> default_cache("small", 0).name
-    'bagram-small-seed0'
+    >>> default_cache("small", 0).name.startswith("bagram-small-seed0-")
+    True
     """
+    from geo.scenario import code_version
+
     root = os.environ.get("GEO_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "geo")
-    return Path(root) / "scenario" / f"bagram-{profile}-seed{seed}"
+    # The generator's code hash in the name: a changed generator means a fresh build.
+    return Path(root) / "scenario" / f"bagram-{profile}-seed{seed}-{code_version()}"
 
 
 def _fail(exc: BaseException) -> typer.Exit:

@@ -21,4 +21,29 @@ from geo.scenario._build import build
 from geo.scenario._preview import preview
 from geo.scenario.serve import ScenarioServer, serve
 
-__all__ = ["build", "serve", "ScenarioServer", "preview"]
+__all__ = ["build", "serve", "ScenarioServer", "preview", "code_version"]
+
+
+def code_version(site: str = "bagram") -> str:
+    """A short hash of the generator's code and the site's AOI file.
+
+    A cached scenario whose folder name carries this hash is rebuilt when the generator
+    (or the AOI) changes, instead of being silently reused.
+
+    Examples
+    --------
+    >>> len(code_version())
+    10
+    """
+    import hashlib
+    from pathlib import Path
+
+    from geo.aoi import AOI_DIR
+
+    digest = hashlib.sha256(site.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    aoi = AOI_DIR / f"{site}.geojson"
+    if aoi.is_file():
+        digest.update(aoi.read_bytes())
+    return digest.hexdigest()[:10]

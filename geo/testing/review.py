@@ -157,7 +157,7 @@ def scenario_folder(profile: str = "small", *, seed: int = 0) -> Any:
     Examples
     --------
     >>> scenario_folder().name  # doctest: +SKIP
-    'bagram-small-seed0'
+    'bagram-small-seed0-...'
     """
     import os
     from pathlib import Path
