@@ -90,8 +90,12 @@ def test_reset_drops_the_connection(upstream):
 
 
 def test_slow_is_late_but_right(upstream):
+    import time
+
     with FaultProxy(upstream, rate=1.0, kinds=("slow",), slow_seconds=0.2) as proxy:
+        t0 = time.monotonic()
         status, _, body = _get(proxy.url)
+        assert time.monotonic() - t0 >= 0.2
     assert status == 200 and body == PAYLOAD
     assert [e.fault for e in proxy.events] == ["slow"]
 

@@ -365,10 +365,7 @@ def test_a_killed_load_resumes_to_the_same_result_with_no_partial_file(tmp_path:
 
 
 def _scenario_fixture(request: pytest.FixtureRequest, name: str) -> Any:
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        pytest.skip(f"the {name} fixture (geo.testing.scenario, issue 3) is not available")
+    return request.getfixturevalue(name)
 
 
 @pytest.fixture(scope="module")

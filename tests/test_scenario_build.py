@@ -310,10 +310,13 @@ def test_killed_build_process_leaves_no_catalog(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not any(tmp_path.glob(".scn.partial-*/cogs/*/TCI.tif")):
         time.sleep(0.2)   # waiting for the child to be mid-build (no sync primitive across it)
+    assert proc.poll() is None, "the build ended before it could be killed"
+    assert any(tmp_path.glob(".scn.partial-*/cogs/*/TCI.tif")), "no build in progress to kill"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not out.exists()
     leftovers = list(tmp_path.iterdir())
+    assert leftovers, "the killed build should have left its hidden partial folder"
     assert all(p.name.startswith(".scn.partial-") for p in leftovers)
     assert not any((p / "manifest.json").exists() for p in leftovers)
 

@@ -143,6 +143,7 @@ def test_second_identical_search_of_a_past_period_asks_nothing(
     kwargs: dict[str, Any] = {"source": replay.server.url, "progress": False, "store": tmp_path}
     first = search("bagram", "2023-10-01", "2023-10-31", **kwargs)
     n = len(replay.server.requests)
+    assert first and n > 0
     again = search("bagram", "2023-10-01", "2023-10-31", **kwargs)
     offline = search("bagram", "2023-10-01", "2023-10-31", offline=True, **kwargs)
     assert len(replay.server.requests) == n

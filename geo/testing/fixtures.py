@@ -6,8 +6,4 @@ defined in :mod:`geo.testing.scenario` and re-exported here.
 
 from __future__ import annotations
 
-try:  # the scenario step may not be present in every checkout
-    from geo.testing.scenario import *  # noqa: F403
-except ModuleNotFoundError as exc:  # pragma: no cover
-    if not (exc.name or "").startswith("geo"):
-        raise
+from geo.testing.scenario import *  # noqa: F403
