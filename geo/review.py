@@ -151,27 +151,12 @@ def check_source(source: str | Path) -> str:
     >>> check_source("nowhere")
     Traceback (most recent call last):
     ...
-    geo.errors.UnknownSource: source 'nowhere' is neither a known source (earth-search, planetary-computer), an http(s) STAC API URL, nor an existing local catalog (a folder with items.parquet or items.ndjson, or such a file)
+    geo.errors.UnknownSource: Source 'nowhere' is neither a known source (earth-search, planetary-computer), an http(s) STAC API URL, nor a local catalog (a folder with items.parquet or items.ndjson, or such a file).
     """
-    text = str(source)
-    try:
-        from geo.search import SOURCES
+    from geo.search import resolve_source
 
-        known = list(SOURCES)
-    except ImportError:  # pragma: no cover - the imagery step is part of geo
-        known = ["earth-search", "planetary-computer"]
-    if text in known or text.startswith(("http://", "https://")):
-        return text
-    path = Path(text).expanduser()
-    if path.is_dir() and any((path / f).is_file() for f in ("items.parquet", "items.ndjson")):
-        return text
-    if path.is_file() and path.suffix in (".parquet", ".ndjson", ".jsonl", ".geoparquet"):
-        return text
-    raise errors.UnknownSource(
-        f"source {text!r} is neither a known source ({', '.join(known)}), an http(s) STAC API "
-        "URL, nor an existing local catalog (a folder with items.parquet or items.ndjson, or "
-        "such a file)"
-    )
+    resolve_source(source)  # the one place that knows what a source can be
+    return str(source)
 
 
 def _check_images(images: Any) -> int:

@@ -253,7 +253,7 @@ def _as_date(value: str | dt.date | dt.datetime, *, end: bool) -> dt.datetime:
     return out.astimezone(dt.UTC)
 
 
-def _resolve_source(source: str | Path) -> tuple[str, str]:
+def resolve_source(source: str | Path) -> tuple[str, str]:
     """(kind, location): kind is "api" or "local"."""
     text = str(source)
     if text in SOURCES:
@@ -510,7 +510,7 @@ def search(
     t0, t1 = _as_date(start, end=False), _as_date(end, end=True)
     if t1 < t0:
         raise errors.SearchError(f"The period ends ({end}) before it starts ({start}); swap them.")
-    kind, location = _resolve_source(source)
+    kind, location = resolve_source(source)
     label = str(source)
     footprint = box(*site.bounds)
     if kind == "local":

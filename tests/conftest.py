@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("GEO_SHARED_DIR", ROOT.parent / "shared")) / "fixtures" / "real"
 
-pytest_plugins = ["geo.testing.fixtures"]
+pytest_plugins = ["geo.testing.scenario"]
 
 
 @pytest.fixture(scope="session")

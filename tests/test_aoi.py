@@ -131,8 +131,8 @@ def _oaix_swapped() -> dict[str, Any]:
     """An airfield drawn in [lat, lon] order: every value stays in range."""
     bag = load("bagram").to_geojson()
     for f in bag["features"]:
-        f["geometry"]["coordinates"] = json.loads(
-            json.dumps(f["geometry"]["coordinates"]), object_hook=None)
+        # shapely's mapping() gives tuples; a JSON round trip makes them lists to swap in place
+        f["geometry"]["coordinates"] = json.loads(json.dumps(f["geometry"]["coordinates"]))
         _swap(f["geometry"]["coordinates"])
     return bag
 
