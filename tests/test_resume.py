@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-PERIOD = ["--start", "2020-10-01", "--end", "2020-12-31", "--images", "3"]
+PERIOD = ["--start", "2020-10-01", "--end", "2021-04-30", "--images", "3"]
 
 
 def _review(source: str, out: Path, store: Path) -> subprocess.Popen[bytes]:
@@ -36,7 +36,7 @@ def uninterrupted(scenario_server, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("share", [0.05, 0.5, 0.85])
+@pytest.mark.parametrize("share", [0.05, 0.4, 0.7])  # kill while windows are still missing
 def test_killed_review_resumes_to_identical_outputs(share, scenario_server, uninterrupted,
                                                     tmp_path):
     total = _windows(uninterrupted / "store")
