@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="small", choices=["small", "full"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write activity.csv and objects.csv into this folder")
+    p.add_argument("--baseline-dates", default="96",
+                   help="dates the empty state is fitted to (geo.activity_index's "
+                        "baseline_dates); 'all' for every date")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.simplefilter("ignore", errors.CloudyDateWarning)
@@ -118,10 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     aoi, ds = _load(folder)
     t1 = time.perf_counter()
     kinds = ("apron", "revetment", "parking", "yard", "runway", "taxiway")
-    res = analyse(ds, aoi, kinds=kinds)
+    fit = None if args.baseline_dates == "all" else int(args.baseline_dates)
+    res = analyse(ds, aoi, kinds=kinds, baseline_dates=fit, keep_scores=False)
     t2 = time.perf_counter()
     print(f"\n{ds.sizes['time']} dates, {ds.sizes['y']} x {ds.sizes['x']} px; load (lazy) "
-          f"{t1 - t0:.1f} s, analysis {t2 - t1:.1f} s; control {res.control}")
+          f"{t1 - t0:.1f} s, analysis {t2 - t1:.1f} s; control {res.control}; empty state "
+          f"fitted to {'every date' if fit is None else f'at most {fit} dates'}")
 
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)

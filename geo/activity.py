@@ -56,6 +56,14 @@ significantly from that pixel's own *empty-state baseline*. Step by step:
    reliable) numbers, they are never dropped. ``control_activity`` is the same index on
    the control zone: the date's false-alarm level.
 
+Memory: the empty state (the control's per-pixel reference, steps 3 and 6's baseline,
+spread and envelope) is fitted to at most ``baseline_dates`` dates: all of them for a
+short stack, otherwise the least cloudy date of each of ``baseline_dates`` equal runs of
+the reference dates (every season of every year is sampled). Every date is then scored
+against that fit a block of ``block`` dates at a time, so a ten-year stack needs no more
+memory than a two-year one. Stacks of up to ``baseline_dates`` dates are scored exactly
+as if fitted to every date.
+
 Limits: 10 m pixels resolve large aircraft only (see :mod:`geo.objects`); something that
 stays in place for most of the reference period belongs to the baseline; a busy
 reference period hides activity (choose ``reference`` when the empty period is known).
@@ -75,7 +83,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +95,7 @@ from scipy import ndimage
 from geo import errors
 from geo.aoi import ACTIVITY_KINDS, AOI
 from geo.objects import components, find_objects
-from geo.stats import Cube, clear_fraction_flags, extract_cubes
+from geo.stats import Cube, clear_fraction_flags, extract_cubes, iter_cubes
 
 __all__ = ["ZoneScores", "ActivityResult", "analyse", "activity_index", "COLUMNS"]
 
@@ -163,7 +171,8 @@ class ActivityResult:
         One row per aircraft-plausible object: ``date, zone, kind, x, y, area_px,
         area_m2, length_m, width_m, elongation, peak_score, count, flagged``.
     scores
-        Zone name -> :class:`ZoneScores` (controls included).
+        Zone name -> :class:`ZoneScores` (controls included); empty when
+        :func:`analyse` ran with ``keep_scores=False``.
     gain
         ``(time, band)`` control gain used: the control's brightness per date, so the
         normalised observations are in units of the control's brightness.
@@ -250,25 +259,43 @@ def _ndvi(cube: Cube) -> np.ndarray:
 
 # --- gain ---------------------------------------------------------------------------------
 
-def _control_gain(cubes: Sequence[Cube], min_clear: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per (date, band) gain of the control pixels and which dates had a clear control."""
-    data = np.concatenate([c.data[:, :, c.mask] for c in cubes], axis=2)  # (T, nb, P)
+def _gain_pixels(cubes: Sequence[Cube], min_clear: float) -> tuple[np.ndarray, np.ndarray]:
+    """The gain zones' pixels ``(T, band, P)`` and which dates are at least ``min_clear`` clear."""
+    data = np.concatenate([c.data[:, :, c.mask] for c in cubes], axis=2)
     clear = np.concatenate([c.clear[:, c.mask] for c in cubes], axis=1)
-    ok = clear.mean(axis=1) >= min_clear
-    nt, nb = data.shape[:2]
+    return data, clear.mean(axis=1) >= min_clear
+
+
+def _gain_base(cubes: Sequence[Cube], min_clear: float) -> np.ndarray | None:
+    """Per-pixel brightness ``(band, P)`` of the gain zone(s) relative to each date's median.
+
+    ``None`` (with a warning) when no date of ``cubes`` is at least ``min_clear`` clear.
+    """
+    data, ok = _gain_pixels(cubes, min_clear)
     if not ok.any():
         warnings.warn(
             f"The control zone(s) {', '.join(c.zone for c in cubes)} are never at least "
             f"{min_clear:.0%} clear; no gain normalisation is applied.",
-            errors.CloudyDateWarning, stacklevel=3,
+            errors.CloudyDateWarning, stacklevel=4,
         )
-        return np.ones((nt, nb), dtype=np.float32), ok
+        return None
     per_date = _nanmedian(data[ok], axis=2)  # (n_ok, nb)
-    base = _nanmedian(data[ok] / per_date[:, :, None], axis=0)  # (nb, P)
+    return _nanmedian(data[ok] / per_date[:, :, None], axis=0)
+
+
+def _gain_dates(cubes: Sequence[Cube], base: np.ndarray | None, min_clear: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per (date, band) gain of some dates (NaN where unknown) and which were clear."""
+    data, ok = _gain_pixels(cubes, min_clear)
+    if base is None:
+        return np.ones(data.shape[:2], dtype=np.float32), ok
     with np.errstate(divide="ignore", invalid="ignore"):
-        gain = _nanmedian(data / base[None], axis=2)  # (T, nb)
-    good = ok & np.isfinite(gain).all(axis=1)
-    return _fill_time(gain, good).astype(np.float32), ok
+        return _nanmedian(data / base[None], axis=2), ok
+
+
+def _fill_gain(gain: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Dates whose gain zone was not clear take the gain of the nearest clear date."""
+    return _fill_time(gain, ok & np.isfinite(gain).all(axis=1)).astype(np.float32)
 
 
 def _pick_control(cubes: dict[str, Cube]) -> str:
@@ -357,26 +384,59 @@ def _spread(resid: np.ndarray, overall: np.ndarray, opts: _Options) -> np.ndarra
     return np.maximum(out, local).astype(np.float32)
 
 
-def _scores(cube: Cube, gain: np.ndarray, opts: _Options) -> ZoneScores:
+@dataclass
+class _Model:
+    """A zone's empty state: per-season baseline, spread and envelope ``(season, band, y, x)``."""
+
+    seasonal: np.ndarray
+    spread: np.ndarray
+    up: np.ndarray
+    down: np.ndarray
+
+
+def _fit(cube: Cube, gain: np.ndarray, opts: _Options) -> _Model:
+    """Fit a zone's empty state to the dates of ``cube`` (those of ``opts``)."""
     norm = cube.data / gain[:, :, None, None]
     seasonal, overall = _baselines(norm, opts)
     resid = norm - seasonal[opts.season_of]
+    del norm
     shift = _zone_shift(resid, cube.mask, None)
-    spread = _spread(resid - shift[:, :, None, None], overall, opts)
-    spread_t = spread[opts.season_of]
+    resid -= shift[:, :, None, None]
+    spread = _spread(resid, overall, opts)
+    del resid
+    up, down = _envelope(seasonal, opts.tolerance)
+    return _Model(seasonal=seasonal, spread=spread, up=up, down=down)
+
+
+def _score(cube: Cube, gain: np.ndarray, season_of: np.ndarray, model: _Model) -> ZoneScores:
+    """Anomaly scores of the dates of ``cube`` against the zone's fitted empty state."""
+    resid = cube.data / gain[:, :, None, None]
+    resid -= model.seasonal[season_of]
+    spread_t = model.spread[season_of]
     shift = _zone_shift(resid, cube.mask, spread_t)
     resid -= shift[:, :, None, None]
-    up, down = _envelope(seasonal, opts.tolerance)
-    up, down = up[opts.season_of], down[opts.season_of]
-    departure = np.maximum(np.maximum(resid - up, -resid - down), 0.0)
+    departure = np.maximum(resid - model.up[season_of], -resid - model.down[season_of])
+    del resid
+    np.maximum(departure, 0.0, out=departure)
     with np.errstate(invalid="ignore"):
-        z = departure / spread_t
-        all_nan = np.isnan(z).all(axis=1)
-        score = np.where(all_nan, np.nan, np.nanmax(np.where(np.isnan(z), -np.inf, z), axis=1))
+        departure /= spread_t
+        all_nan = np.isnan(departure).all(axis=1)
+        score = np.where(all_nan, np.nan,
+                         np.nanmax(np.where(np.isnan(departure), -np.inf, departure), axis=1))
     return ZoneScores(
         zone=cube.zone, kind=cube.kind, score=score.astype(np.float32), mask=cube.mask,
         x=cube.x, y=cube.y, clear_fraction=cube.clear_fraction(),
         snow_fraction=cube.snow_fraction(), shift=shift, ndvi=_ndvi(cube),
+    )
+
+
+def _join(parts: Sequence[ZoneScores]) -> ZoneScores:
+    """One zone's scores of consecutive blocks of dates, joined along time."""
+    first = parts[0]
+    return ZoneScores(
+        zone=first.zone, kind=first.kind, mask=first.mask, x=first.x, y=first.y,
+        **{k: np.concatenate([getattr(p, k) for p in parts])
+           for k in ("score", "clear_fraction", "snow_fraction", "shift", "ndvi")},
     )
 
 
@@ -422,16 +482,20 @@ def _fraction(zs: ZoneScores, t: int, threshold: float, min_pixels: int) -> tupl
     return count / n, count
 
 
-def _haze(gain: np.ndarray, bands: Sequence[str], zs: ZoneScores, has_control: bool
-          ) -> np.ndarray:
-    """Per date, relative excess brightening of blue over nir (a haze indicator)."""
+def _haze(gain: np.ndarray, bands: Sequence[str]) -> np.ndarray:
+    """Per date, relative excess brightening of blue over nir in the control (a haze sign)."""
     if "blue" not in bands or "nir" not in bands:
         return np.zeros(gain.shape[0])
     b, n = bands.index("blue"), bands.index("nir")
-    if has_control:
-        rel = gain / np.nanmedian(gain, axis=0)
-        return rel[:, b] / rel[:, n] - 1.0
-    return zs.shift[:, b] / 0.2  # relative to a typical paved-surface blue reflectance
+    rel = gain / np.nanmedian(gain, axis=0)
+    return np.asarray(rel[:, b] / rel[:, n] - 1.0)
+
+
+def _own_haze(zs: ZoneScores, bands: Sequence[str]) -> np.ndarray:
+    """Without a control: the zone's blue shift, relative to paved ground's blue (~0.2)."""
+    if "blue" not in bands or "nir" not in bands:
+        return np.zeros(zs.shift.shape[0])
+    return np.asarray(zs.shift[:, bands.index("blue")] / 0.2)
 
 
 def _zone_rows(zs: ZoneScores, times: pd.DatetimeIndex, ids: np.ndarray, p: dict[str, Any],
@@ -497,6 +561,120 @@ def _site_broad(scores: dict[str, ZoneScores], masked: dict[str, np.ndarray]) ->
     return np.asarray(sum(f * wi for f, wi in zip(masked.values(), w)) / w.sum())
 
 
+def _sample_dates(stack: xr.Dataset, reference: np.ndarray, limit: int | None) -> np.ndarray:
+    """Positions of the dates the empty state is fitted to: all, or ``limit`` of them.
+
+    With more dates than ``limit``, the reference dates are cut into ``limit`` equal runs
+    and the least cloudy date of each run is kept (``cloud_cover`` of the item), so the
+    sample covers every season of every year. At least ten dates are kept (the spread
+    needs them): non-reference dates make up the number when the reference is shorter.
+    """
+    n = len(reference)
+    if limit is None or n <= limit:
+        return np.arange(n)
+    cloud = (np.asarray(stack["cloud_cover"].to_numpy(), dtype=float)
+             if "cloud_cover" in stack.coords else np.zeros(n))
+    cloud = np.where(np.isfinite(cloud), cloud, 100.0)
+
+    def pick(candidates: np.ndarray, k: int) -> np.ndarray:
+        if len(candidates) <= k:
+            return candidates
+        return np.array([run[np.argmin(cloud[run])] for run in np.array_split(candidates, k)])
+
+    chosen = pick(np.flatnonzero(reference), limit)
+    if len(chosen) < 10:
+        chosen = np.concatenate([chosen, pick(np.flatnonzero(~reference), limit - len(chosen))])
+    return np.sort(chosen)
+
+
+@dataclass
+class _Walk:
+    """How to walk the stack: which zones, bands, margin and dates per block."""
+
+    stack: xr.Dataset
+    aoi: AOI
+    zones: list[str]
+    bands: Sequence[str] | None
+    margin: int
+    block: int
+
+    def blocks(self, zones: Sequence[str] | None = None
+               ) -> Iterator[tuple[np.ndarray, dict[str, Cube]]]:
+        return iter_cubes(self.stack, self.aoi, list(zones or self.zones), bands=self.bands,
+                          margin=self.margin, block=self.block)
+
+    def extract(self, dates: np.ndarray) -> dict[str, Cube]:
+        return extract_cubes(self.stack, self.aoi, self.zones, bands=self.bands,
+                             margin=self.margin, block=self.block, dates=dates)
+
+
+def _in_memory(cubes: dict[str, Cube], block: int) -> Iterator[tuple[np.ndarray, dict[str, Cube]]]:
+    """Blocks of dates of cubes already in memory (views, no copy)."""
+    nt = next(iter(cubes.values())).data.shape[0]
+    for start in range(0, nt, block):
+        sl = slice(start, min(start + block, nt))
+        yield np.arange(sl.start, sl.stop), {
+            n: Cube(zone=c.zone, kind=c.kind, data=c.data[sl], clear=c.clear[sl],
+                    snow=c.snow[sl], mask=c.mask, x=c.x, y=c.y, bands=c.bands)
+            for n, c in cubes.items()
+        }
+
+
+def _gains(walk: _Walk, cubes: dict[str, Cube], groups: dict[str, list[str]], every_date: bool,
+           nt: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per gain group, the ``(time, band)`` gain of every date and which dates were clear.
+
+    The per-pixel reference of each group comes from ``cubes`` (the sample dates); when
+    those are not all the dates, the stack is walked once more for the groups' zones.
+    """
+    bases = {g: _gain_base([cubes[n] for n in members], 0.5) for g, members in groups.items()}
+    if every_date:
+        raw = {g: _gain_dates([cubes[n] for n in members], bases[g], 0.5)
+               for g, members in groups.items()}
+    else:
+        nb = next(iter(cubes.values())).data.shape[1]
+        raw = {g: (np.full((nt, nb), np.nan, np.float32), np.zeros(nt, bool)) for g in groups}
+        needed = list(dict.fromkeys(n for members in groups.values() for n in members))
+        for idx, part in walk.blocks(needed):
+            for g, members in groups.items():
+                raw[g][0][idx], raw[g][1][idx] = _gain_dates([part[n] for n in members],
+                                                             bases[g], 0.5)
+    return {g: (gain if bases[g] is None else _fill_gain(gain, ok), ok)
+            for g, (gain, ok) in raw.items()}
+
+
+def _walk_scores(
+    blocks: Iterator[tuple[np.ndarray, dict[str, Cube]]], names: Sequence[str],
+    gain_of: Callable[[str, np.ndarray], np.ndarray], season_of: np.ndarray,
+    models: dict[str, _Model], params: dict[str, Any], ctrl_names: Sequence[str],
+    ctrl_ok: np.ndarray, haze: np.ndarray | None, bands: Sequence[str],
+    times: pd.DatetimeIndex, ids: np.ndarray, res: float, broad: tuple[float, int],
+    keep_scores: bool,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]],
+           dict[str, list[ZoneScores]]]:
+    """Score every block of dates against the fitted empty state: rows, objects, scores."""
+    rows: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    objs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    kept: dict[str, list[ZoneScores]] = {n: [] for n in models}
+    for idx, part in blocks:
+        scores = {n: _score(c, gain_of(n, idx), season_of[idx], models[n])
+                  for n, c in part.items()}
+        masked = {n: _mask_broad(zs, *broad) for n, zs in scores.items()
+                  if zs.kind not in OCCUPANCY_KINDS}
+        site_broad = _site_broad(scores, masked)
+        ctrl_scores = scores[ctrl_names[0]] if ctrl_names else None
+        for n in names:
+            zone_haze = haze[idx] if haze is not None else _own_haze(scores[n], bands)
+            r, o = _zone_rows(scores[n], times[idx], ids[idx], params, ctrl_scores,
+                              ctrl_ok[idx], res, zone_haze, masked.get(n), site_broad)
+            rows[n] += r
+            objs[n] += o
+        if keep_scores:
+            for n, zs in scores.items():
+                kept[n].append(zs)
+    return rows, objs, kept
+
+
 def _zone_names(aoi: AOI, kinds: Sequence[str], zones: Sequence[str] | None) -> list[str]:
     z = aoi.zones
     names = [n for n, k in zip(z["name"], z["kind"])
@@ -550,10 +728,14 @@ def analyse(
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
     block: int = 16,
+    baseline_dates: int | None = 96,
+    keep_scores: bool = True,
 ) -> ActivityResult:
     """Activity index, objects and per-pixel anomaly scores in one pass.
 
-    Same parameters as :func:`activity_index`; returns an :class:`ActivityResult`.
+    Same parameters as :func:`activity_index`, plus ``keep_scores``: keep every zone's
+    per-pixel scores of every date in :attr:`ActivityResult.scores` (memory grows with
+    the dates; ``False`` keeps only the tables). Returns an :class:`ActivityResult`.
 
     Examples
     --------
@@ -565,23 +747,37 @@ def analyse(
     """
     names = _zone_names(aoi, kinds, zones)
     ctrl_names = _control_names(aoi, control)
-    cubes = extract_cubes(stack, aoi, list(dict.fromkeys([*names, *ctrl_names])),
-                          bands=bands, margin=tolerance + 2, block=block)
+    if baseline_dates is not None and baseline_dates < 12:
+        raise errors.AnalysisError(
+            f"baseline_dates={baseline_dates} is too few to fit a seasonal empty state; "
+            "use at least 12 (the default is 96), or None for every date."
+        )
     times = pd.DatetimeIndex(stack["time"].to_numpy())
+    ref = _reference_dates(times, reference)
+    walk = _Walk(stack, aoi, list(dict.fromkeys([*names, *ctrl_names])), bands,
+                 tolerance + 2, block)
+    sample = _sample_dates(stack, ref, baseline_dates)
+    every_date = len(sample) == len(times)
+    if not every_date:
+        log.info("empty state fitted to %d of %d dates", len(sample), len(times))
+    cubes = walk.extract(sample)
     if control is None and len(ctrl_names) > 1:
         ctrl_names = [_pick_control({n: cubes[n] for n in ctrl_names})]
-    nb = len(next(iter(cubes.values())).bands)
-    season_of, windows = _seasons(times, season_days)
-    opts = _Options(_reference_dates(times, reference), season_of, windows, tolerance,
-                    noise_floor, min_obs)
-    if ctrl_names:
-        gain, ctrl_ok = _control_gain([cubes[n] for n in ctrl_names], 0.5)
-        scores = {n: _scores(c, gain, opts) for n, c in cubes.items()}
-    else:
+    if not ctrl_names:
         log.warning("no control zone: each zone is normalised by its own median brightness")
-        ctrl_ok = np.ones(len(times), bool)
-        scores = {n: _scores(c, _control_gain([c], 0.5)[0], opts) for n, c in cubes.items()}
-        gain = np.ones((len(times), nb), np.float32)
+    groups = {"control": ctrl_names} if ctrl_names else {n: [n] for n in names}
+    gains = _gains(walk, cubes, groups, every_date, len(times))
+    group_of = {n: "control" if ctrl_names else n for n in walk.zones}
+    season_of, windows = _seasons(times, season_days)
+    opts = _Options(ref[sample], season_of[sample], [w[sample] for w in windows], tolerance,
+                    noise_floor, min_obs)
+    models = {n: _fit(cubes[n], gains[group_of[n]][0][sample], opts) for n in walk.zones}
+    band_names = next(iter(cubes.values())).bands
+    blocks = _in_memory(cubes, block) if every_date else walk.blocks()
+    del cubes
+    gain, ctrl_ok = (gains["control"] if ctrl_names else
+                     (np.ones((len(times), len(band_names)), np.float32),
+                      np.ones(len(times), bool)))
     params = {"threshold": threshold, "occupancy_threshold": occupancy_threshold,
               "min_pixels": min_pixels, "min_object_pixels": min_object_pixels,
               "pixels_per_aircraft": pixels_per_aircraft, "min_clear": min_clear,
@@ -590,18 +786,13 @@ def analyse(
     res = float(abs(stack["x"].values[1] - stack["x"].values[0])) if stack.sizes["x"] > 1 else 10.0
     ids = (stack["item_id"].to_numpy() if "item_id" in stack.coords
            else np.full(len(times), "", dtype=object))
-    masked = {n: _mask_broad(zs, broad_threshold, broad_window) for n, zs in scores.items()
-              if zs.kind not in OCCUPANCY_KINDS}
-    site_broad = _site_broad(scores, masked)
-    ctrl_scores = scores[ctrl_names[0]] if ctrl_names else None
-    rows, objs = [], []
-    for n in names:
-        haze = _haze(gain, cubes[n].bands, scores[n], bool(ctrl_names))
-        r, o = _zone_rows(scores[n], times, ids, params, ctrl_scores, ctrl_ok, res, haze,
-                          masked.get(n), site_broad)
-        rows += r
-        objs += o
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    haze = _haze(gain, band_names) if ctrl_names else None
+    rows, objs, kept = _walk_scores(
+        blocks, names, lambda n, idx: gains[group_of[n]][0][idx], season_of, models, params,
+        ctrl_names, ctrl_ok, haze, band_names, times, ids, res,
+        (broad_threshold, broad_window), keep_scores,
+    )
+    table = pd.DataFrame([r for n in names for r in rows[n]], columns=list(COLUMNS))
     table["objects"] = table["objects"].astype("Int64")
     obj_cols = ["date", "zone", "kind", "x", "y", "area_px", "area_m2", "length_m", "width_m",
                 "elongation", "peak_score", "count", "flagged"]
@@ -609,8 +800,11 @@ def analyse(
     if n_flag:
         warnings.warn(f"{n_flag} of {len(table)} (date, zone) rows are flagged (cloud, snow or "
                       "haze); see the flag_reason column", errors.CloudyDateWarning, stacklevel=2)
-    return ActivityResult(table=table, objects=pd.DataFrame(objs, columns=obj_cols),
-                          scores=scores, gain=gain, control=ctrl_names)
+    return ActivityResult(
+        table=table, objects=pd.DataFrame([o for n in names for o in objs[n]], columns=obj_cols),
+        scores={n: _join(parts) for n, parts in kept.items() if parts}, gain=gain,
+        control=ctrl_names,
+    )
 
 
 def activity_index(
@@ -638,6 +832,7 @@ def activity_index(
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
     block: int = 16,
+    baseline_dates: int | None = 96,
 ) -> pd.DataFrame:
     """Per zone and date, how far each activity zone departs from its empty state.
 
@@ -698,6 +893,12 @@ def activity_index(
         Reflectance bands used (default: all six present).
     block
         Dates computed per step.
+    baseline_dates
+        Most dates the empty state (per-pixel baseline and spread) is fitted to. With
+        more reference dates than this, the least cloudy date of each of
+        ``baseline_dates`` equal runs of them is used, and every date is then scored
+        against that fit a block at a time: memory stays the same however many years
+        the stack holds. ``None`` fits to every date (memory grows with the dates).
 
     Returns
     -------
@@ -729,5 +930,6 @@ def activity_index(
         min_clear=min_clear, haze_limit=haze_limit, broad_threshold=broad_threshold,
         broad_window=broad_window, max_site_broad=max_site_broad, max_masked=max_masked,
         noise_floor=noise_floor,
-        min_obs=min_obs, bands=bands, block=block,
+        min_obs=min_obs, bands=bands, block=block, baseline_dates=baseline_dates,
+        keep_scores=False,
     ).table

@@ -44,6 +44,8 @@ __all__ = [
     "clear_fraction_flags",
     "time_blocks",
     "extract_cubes",
+    "iter_cubes",
+    "concat_cubes",
     "zone_stats",
     "snow_like",
     "check_stack",
@@ -222,6 +224,98 @@ def _aux_vars(stack: xr.Dataset) -> list[str]:
     return [v for v in ("clear", "snow", "scl") if v in stack.data_vars]
 
 
+def _union(boxes: dict[str, tuple[slice, slice]], grow: int, ny: int, nx: int
+           ) -> tuple[slice, slice]:
+    """The window holding every box, grown by ``grow`` pixels (clipped to the stack)."""
+    ys = [b[0] for b in boxes.values()]
+    xs = [b[1] for b in boxes.values()]
+    return (slice(max(min(s.start for s in ys) - grow, 0), min(max(s.stop for s in ys) + grow, ny)),
+            slice(max(min(s.start for s in xs) - grow, 0), min(max(s.stop for s in xs) + grow, nx)))
+
+
+def iter_cubes(
+    stack: xr.Dataset,
+    aoi: AOI,
+    zones: Sequence[str],
+    *,
+    bands: Sequence[str] | None = None,
+    margin: int = 3,
+    buffer: int = 2,
+    block: int = 16,
+    dates: Sequence[int] | np.ndarray | None = None,
+) -> Iterator[tuple[np.ndarray, dict[str, Cube]]]:
+    """Walk a stack a block of dates at a time, yielding the zones' pixels of each block.
+
+    Only the window holding the zones (plus ``buffer``, so cloud edges just outside are
+    still grown into it) is computed, and one block is in memory at a time: memory does
+    not depend on the number of dates.
+
+    Parameters
+    ----------
+    stack, aoi, zones, bands, margin, buffer, block
+        As for :func:`extract_cubes`.
+    dates
+        Positions along ``time`` to walk (default: all, in order).
+
+    Yields
+    ------
+    (numpy.ndarray, dict of zone name -> Cube)
+        The positions along ``time`` of the block, and each zone's :class:`Cube` for them.
+
+    Examples
+    --------
+    >>> from geo.testing.stacks import make_stack, small_aoi
+    >>> aoi = small_aoi()
+    >>> [idx.tolist() for idx, _ in iter_cubes(make_stack(aoi, 5), aoi, ["apron_test"],
+    ...                                        dates=[0, 2, 4], block=2)]
+    [[0, 2], [4]]
+    """
+    bands = tuple(bands or [b for b in REFLECTANCE_BANDS if b in stack.data_vars])
+    check_stack(stack, aoi, bands)
+    masks = zone_masks(aoi, stack)
+    boxes = _boxes(masks, zones, margin)
+    kinds = dict(zip(masks["zone"].values.tolist(), masks["kind"].values.tolist()))
+    uy, ux = _union(boxes, buffer, stack.sizes["y"], stack.sizes["x"])
+    names = [*bands, *_aux_vars(stack)]
+    positions = np.arange(stack.sizes["time"]) if dates is None else np.asarray(dates, int)
+    sub = stack[names].isel(y=uy, x=ux)
+    if dates is not None:
+        sub = sub.isel(time=positions)
+    x_all, y_all = stack["x"].to_numpy(), stack["y"].to_numpy()
+    for sl in time_blocks(sub, block):
+        vals = _compute_block(sub, names, sl)
+        clear_all, snow_all = _clear_and_snow(vals, bands, buffer)
+        cubes = {}
+        for name, (ys, xs) in boxes.items():
+            ly = slice(ys.start - uy.start, ys.stop - uy.start)
+            lx = slice(xs.start - ux.start, xs.stop - ux.start)
+            clear = clear_all[:, ly, lx]
+            data = np.stack([np.where(clear, vals[b][:, ly, lx], np.nan) for b in bands], axis=1)
+            cubes[name] = Cube(
+                zone=name, kind=str(kinds[name]), data=data.astype(np.float32, copy=False),
+                clear=clear.copy(), snow=snow_all[:, ly, lx].copy(),
+                mask=masks.sel(zone=name).to_numpy()[ys, xs], x=x_all[xs], y=y_all[ys],
+                bands=bands,
+            )
+        del vals, clear_all, snow_all
+        log.debug("extracted dates %d-%d of %d", sl.start, sl.stop, len(positions))
+        yield positions[sl], cubes
+
+
+def concat_cubes(parts: Sequence[dict[str, Cube]]) -> dict[str, Cube]:
+    """Join per-block cubes (from :func:`iter_cubes`) along time, zone by zone."""
+    out = {}
+    for name, first in parts[0].items():
+        out[name] = Cube(
+            zone=name, kind=first.kind,
+            data=np.concatenate([p[name].data for p in parts]),
+            clear=np.concatenate([p[name].clear for p in parts]),
+            snow=np.concatenate([p[name].snow for p in parts]),
+            mask=first.mask, x=first.x, y=first.y, bands=first.bands,
+        )
+    return out
+
+
 def extract_cubes(
     stack: xr.Dataset,
     aoi: AOI,
@@ -231,11 +325,13 @@ def extract_cubes(
     margin: int = 3,
     buffer: int = 2,
     block: int = 16,
+    dates: Sequence[int] | np.ndarray | None = None,
 ) -> dict[str, Cube]:
     """Pull the pixels of some zones out of a stack, a block of dates at a time.
 
     Memory: sum over zones of (box pixels x dates x (4 bytes x bands + 2)); for Bagram's
-    activity zones over five years about 200-400 MB.
+    activity zones about 1.2 MB per date. To keep memory independent of the number of
+    dates, walk the blocks with :func:`iter_cubes` instead.
 
     Parameters
     ----------
@@ -253,6 +349,8 @@ def extract_cubes(
         Pixels by which cloud, shadow and snow are grown (the SCL misses their edges).
     block
         Dates computed per step.
+    dates
+        Positions along ``time`` to keep (default: all).
 
     Returns
     -------
@@ -266,35 +364,11 @@ def extract_cubes(
     >>> cubes["apron_test"].data.shape[:2]
     (2, 6)
     """
-    bands = tuple(bands or [b for b in REFLECTANCE_BANDS if b in stack.data_vars])
-    check_stack(stack, aoi, bands)
-    masks = zone_masks(aoi, stack)
-    boxes = _boxes(masks, zones, margin)
-    kinds = dict(zip(masks["zone"].values.tolist(), masks["kind"].values.tolist()))
-    nt = stack.sizes["time"]
-    cubes: dict[str, Cube] = {}
-    for name, (ys, xs) in boxes.items():
-        h, w = ys.stop - ys.start, xs.stop - xs.start
-        cubes[name] = Cube(
-            zone=name, kind=str(kinds[name]),
-            data=np.full((nt, len(bands), h, w), np.nan, dtype=np.float32),
-            clear=np.zeros((nt, h, w), bool), snow=np.zeros((nt, h, w), bool),
-            mask=masks.sel(zone=name).to_numpy()[ys, xs],
-            x=stack["x"].to_numpy()[xs], y=stack["y"].to_numpy()[ys], bands=bands,
-        )
-    names = [*bands, *_aux_vars(stack)]
-    for sl in time_blocks(stack, block):
-        vals = _compute_block(stack, names, sl)
-        clear_all, snow_all = _clear_and_snow(vals, bands, buffer)
-        for name, (ys, xs) in boxes.items():
-            part = {k: v[:, ys, xs] for k, v in vals.items()}
-            clear, snow = clear_all[:, ys, xs], snow_all[:, ys, xs]
-            cube = cubes[name]
-            cube.clear[sl], cube.snow[sl] = clear, snow
-            for i, b in enumerate(bands):
-                cube.data[sl, i] = np.where(clear, part[b], np.nan)
-        log.debug("extracted dates %d-%d of %d", sl.start, sl.stop, nt)
-    return cubes
+    parts = [c for _, c in iter_cubes(stack, aoi, zones, bands=bands, margin=margin,
+                                      buffer=buffer, block=block, dates=dates)]
+    if not parts:
+        raise errors.AnalysisError("The stack holds no date; search a period with images.")
+    return concat_cubes(parts)
 
 
 def clear_fraction_flags(

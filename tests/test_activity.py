@@ -239,3 +239,81 @@ def test_runway_rows_carry_ndvi_for_disuse(aoi, decoy_stack) -> None:
 
 def test_exported_from_package() -> None:
     assert geo.activity_index is activity_index
+
+
+# --- a long stack: the empty state fitted to a sample, every date scored a block at a time
+
+
+@pytest.fixture(scope="module")
+def long_stack(aoi) -> xr.Dataset:
+    planes = [Aircraft(x=-150, y=150, wingspan=45, length=40, dates=[7, 41]),
+              Aircraft(x=330, y=230, wingspan=40, length=36, heading=80, dates=[29])]
+    return make_stack(aoi, 60, aircraft=planes, decoys=DECOYS, gain=seasonal_gain(0.2),
+                      clouds={12: 1.0, 50: 1.0}, seed=5)
+
+
+def test_sampled_fit_finds_the_aircraft_of_a_long_stack(aoi, long_stack) -> None:
+    sampled = _run(long_stack, aoi, baseline_dates=20)
+    full = _run(long_stack, aoi, baseline_dates=None)
+    for df in (sampled, full):
+        counts = df.groupby("date")["objects"].sum().to_numpy()
+        assert np.flatnonzero(counts).tolist() == [7, 29, 41]
+        quiet = df[~df["date"].isin(df["date"].unique()[[7, 29, 41]]) & ~df["flagged"]]
+        assert quiet["activity_index"].max() <= 0.01
+    assert len(sampled) == len(full)
+    assert (sampled["flagged"] == full["flagged"]).all()
+
+
+def test_blocks_do_not_change_a_sampled_answer(aoi, long_stack) -> None:
+    lazy = long_stack.chunk({"time": 4})
+    a = _run(long_stack, aoi, baseline_dates=16, block=60)
+    b = _run(lazy, aoi, baseline_dates=16, block=5)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_short_stacks_are_fitted_to_every_date(aoi, plane_stack) -> None:
+    pd.testing.assert_frame_equal(_run(plane_stack, aoi, baseline_dates=N_DATES),
+                                  _run(plane_stack, aoi, baseline_dates=None))
+
+
+def test_sample_covers_the_period_and_prefers_clear_dates(long_stack) -> None:
+    from geo.activity import _sample_dates
+
+    n = long_stack.sizes["time"]
+    cloud = np.full(n, 50.0)
+    cloud[[3, 4]] = 1.0
+    stack = long_stack.assign_coords(cloud_cover=("time", cloud))
+    picked = _sample_dates(stack, np.ones(n, bool), 12)
+    assert len(picked) == 12 and picked[0] <= n // 12 and picked[-1] >= n - n // 12
+    assert {3, 4} & set(picked.tolist())
+    gaps = np.diff(picked)
+    assert gaps.max() < 2 * n / 12
+    ref = np.zeros(n, bool)
+    ref[:4] = True  # a reference of four dates: others make up the ten the spread needs
+    assert set(range(4)) <= set(_sample_dates(stack, ref, 12).tolist())
+    assert len(_sample_dates(stack, ref, 12)) == 12
+
+
+def test_too_small_a_sample_is_refused(aoi, plane_stack) -> None:
+    with pytest.raises(errors.AnalysisError, match="baseline_dates=5"):
+        _run(plane_stack, aoi, baseline_dates=5)
+
+
+def test_blocks_of_cubes_match_the_whole_window(aoi) -> None:
+    """Cropping to the zones' window keeps cloud edges just outside it growing in."""
+    from geo.stats import _clear_and_snow, extract_cubes, iter_cubes
+
+    stack = make_stack(aoi, 6, clouds={1: 0.4, 4: 0.7}, seed=3)
+    names = ["apron_test", "parking_test"]
+    cubes = extract_cubes(stack, aoi, names, block=2)
+    bands = list(BANDS)
+    vals = {k: stack[k].to_numpy() for k in [*bands, "clear", "snow", "scl"] if k in stack}
+    clear, _ = _clear_and_snow(vals, bands, buffer=2)
+    for name in names:
+        c = cubes[name]
+        ys = np.flatnonzero(np.isin(stack["y"].to_numpy(), c.y))
+        xs = np.flatnonzero(np.isin(stack["x"].to_numpy(), c.x))
+        np.testing.assert_array_equal(c.clear, clear[:, ys][:, :, xs])
+    parts = list(iter_cubes(stack, aoi, names, block=4, dates=[5, 1, 3]))
+    assert [p[0].tolist() for p in parts] == [[5, 1, 3]]
+    np.testing.assert_array_equal(parts[0][1]["apron_test"].data[1], cubes["apron_test"].data[1])
