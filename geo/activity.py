@@ -727,7 +727,7 @@ def analyse(
     noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
-    block: int = 16,
+    block: int = 8,
     baseline_dates: int | None = 96,
     keep_scores: bool = True,
 ) -> ActivityResult:
@@ -831,7 +831,7 @@ def activity_index(
     noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
-    block: int = 16,
+    block: int = 8,
     baseline_dates: int | None = 96,
 ) -> pd.DataFrame:
     """Per zone and date, how far each activity zone departs from its empty state.

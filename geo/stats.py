@@ -45,7 +45,6 @@ __all__ = [
     "time_blocks",
     "extract_cubes",
     "iter_cubes",
-    "concat_cubes",
     "zone_stats",
     "snow_like",
     "check_stack",
@@ -290,9 +289,12 @@ def iter_cubes(
             ly = slice(ys.start - uy.start, ys.stop - uy.start)
             lx = slice(xs.start - ux.start, xs.stop - ux.start)
             clear = clear_all[:, ly, lx]
-            data = np.stack([np.where(clear, vals[b][:, ly, lx], np.nan) for b in bands], axis=1)
+            data = np.empty((clear.shape[0], len(bands), *clear.shape[1:]), np.float32)
+            for i, b in enumerate(bands):
+                data[:, i] = vals[b][:, ly, lx]
+                data[:, i][~clear] = np.nan
             cubes[name] = Cube(
-                zone=name, kind=str(kinds[name]), data=data.astype(np.float32, copy=False),
+                zone=name, kind=str(kinds[name]), data=data,
                 clear=clear.copy(), snow=snow_all[:, ly, lx].copy(),
                 mask=masks.sel(zone=name).to_numpy()[ys, xs], x=x_all[xs], y=y_all[ys],
                 bands=bands,
@@ -300,20 +302,6 @@ def iter_cubes(
         del vals, clear_all, snow_all
         log.debug("extracted dates %d-%d of %d", sl.start, sl.stop, len(positions))
         yield positions[sl], cubes
-
-
-def concat_cubes(parts: Sequence[dict[str, Cube]]) -> dict[str, Cube]:
-    """Join per-block cubes (from :func:`iter_cubes`) along time, zone by zone."""
-    out = {}
-    for name, first in parts[0].items():
-        out[name] = Cube(
-            zone=name, kind=first.kind,
-            data=np.concatenate([p[name].data for p in parts]),
-            clear=np.concatenate([p[name].clear for p in parts]),
-            snow=np.concatenate([p[name].snow for p in parts]),
-            mask=first.mask, x=first.x, y=first.y, bands=first.bands,
-        )
-    return out
 
 
 def extract_cubes(
@@ -364,11 +352,25 @@ def extract_cubes(
     >>> cubes["apron_test"].data.shape[:2]
     (2, 6)
     """
-    parts = [c for _, c in iter_cubes(stack, aoi, zones, bands=bands, margin=margin,
-                                      buffer=buffer, block=block, dates=dates)]
-    if not parts:
+    nt = stack.sizes["time"] if dates is None else len(dates)
+    if nt == 0:
         raise errors.AnalysisError("The stack holds no date; search a period with images.")
-    return concat_cubes(parts)
+    out: dict[str, Cube] = {}
+    done = 0
+    for idx, part in iter_cubes(stack, aoi, zones, bands=bands, margin=margin, buffer=buffer,
+                                block=block, dates=dates):
+        for name, c in part.items():
+            if name not in out:  # allocated once, filled block by block: no second copy
+                out[name] = Cube(
+                    zone=name, kind=c.kind, mask=c.mask, x=c.x, y=c.y, bands=c.bands,
+                    data=np.empty((nt, *c.data.shape[1:]), np.float32),
+                    clear=np.empty((nt, *c.clear.shape[1:]), bool),
+                    snow=np.empty((nt, *c.snow.shape[1:]), bool),
+                )
+            sl = slice(done, done + len(idx))
+            out[name].data[sl], out[name].clear[sl], out[name].snow[sl] = c.data, c.clear, c.snow
+        done += len(idx)
+    return out
 
 
 def clear_fraction_flags(
