@@ -21,6 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 import mgrs
+from mgrs._native import MGRSError
 from pyproj import CRS, Transformer
 
 __all__ = ["TILE_SIZE_M", "S2Tile", "utm_epsg", "s2_tile", "s2_tiles", "align_bounds"]
@@ -137,7 +138,10 @@ def s2_tiles(bounds: tuple[float, float, float, float]) -> list[str]:
         candidates |= _candidate_tiles(lon, lat)
     covering: dict[str, int] = {}
     for name in sorted(candidates):
-        tile = s2_tile(name)
+        try:
+            tile = s2_tile(name)
+        except MGRSError:  # a name for a point on the equator that mgrs cannot map back
+            continue
         to_utm = Transformer.from_crs(4326, tile.epsg, always_xy=True)
         inside = sum(tile.contains(*to_utm.transform(lon, lat)) for lon, lat in corners)
         if inside:

@@ -92,3 +92,10 @@ def test_point_tile_contains_the_point(x, y):
         px, py = Transformer.from_crs(4326, tile.epsg, always_xy=True).transform(x, y)
         assert tile.contains(px, py)
         assert tile.x0 % 100_000 == 0 and tile.y1 % 100_000 == 0
+
+
+def test_points_on_the_equator_get_a_tile():
+    """mgrs names a square for a point just south of the equator that it cannot map back."""
+    for x, y in ((0.0, -1.649126238157865e-08), (0.0, 0.0), (12.3, -1e-9)):
+        names = s2_tiles((x, y, x, y))
+        assert names
