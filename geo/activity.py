@@ -266,15 +266,16 @@ def _gain_pixels(cubes: Sequence[Cube], min_clear: float) -> tuple[np.ndarray, n
     return data, clear.mean(axis=1) >= min_clear
 
 
-def _gain_base(cubes: Sequence[Cube], min_clear: float) -> np.ndarray | None:
+def _gain_base(data: np.ndarray, ok: np.ndarray, zones: Sequence[str], min_clear: float
+               ) -> np.ndarray | None:
     """Per-pixel brightness ``(band, P)`` of the gain zone(s) relative to each date's median.
 
-    ``None`` (with a warning) when no date of ``cubes`` is at least ``min_clear`` clear.
+    ``data, ok`` come from :func:`_gain_pixels`. ``None`` (with a warning) when no date
+    is at least ``min_clear`` clear.
     """
-    data, ok = _gain_pixels(cubes, min_clear)
     if not ok.any():
         warnings.warn(
-            f"The control zone(s) {', '.join(c.zone for c in cubes)} are never at least "
+            f"The control zone(s) {', '.join(zones)} are never at least "
             f"{min_clear:.0%} clear; no gain normalisation is applied.",
             errors.CloudyDateWarning, stacklevel=4,
         )
@@ -283,14 +284,12 @@ def _gain_base(cubes: Sequence[Cube], min_clear: float) -> np.ndarray | None:
     return _nanmedian(data[ok] / per_date[:, :, None], axis=0)
 
 
-def _gain_dates(cubes: Sequence[Cube], base: np.ndarray | None, min_clear: float
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Per (date, band) gain of some dates (NaN where unknown) and which were clear."""
-    data, ok = _gain_pixels(cubes, min_clear)
+def _gain_dates(data: np.ndarray, base: np.ndarray | None) -> np.ndarray:
+    """Per (date, band) gain of the dates of ``data`` (NaN where unknown)."""
     if base is None:
-        return np.ones(data.shape[:2], dtype=np.float32), ok
+        return np.ones(data.shape[:2], dtype=np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _nanmedian(data / base[None], axis=2), ok
+        return _nanmedian(data / base[None], axis=2)
 
 
 def _fill_gain(gain: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -627,18 +626,20 @@ def _gains(walk: _Walk, cubes: dict[str, Cube], groups: dict[str, list[str]], ev
     The per-pixel reference of each group comes from ``cubes`` (the sample dates); when
     those are not all the dates, the stack is walked once more for the groups' zones.
     """
-    bases = {g: _gain_base([cubes[n] for n in members], 0.5) for g, members in groups.items()}
+    sample = {g: _gain_pixels([cubes[n] for n in members], 0.5)
+              for g, members in groups.items()}
+    bases = {g: _gain_base(*sample[g], members, 0.5) for g, members in groups.items()}
     if every_date:
-        raw = {g: _gain_dates([cubes[n] for n in members], bases[g], 0.5)
-               for g, members in groups.items()}
+        raw = {g: (_gain_dates(data, bases[g]), ok) for g, (data, ok) in sample.items()}
     else:
+        del sample
         nb = next(iter(cubes.values())).data.shape[1]
         raw = {g: (np.full((nt, nb), np.nan, np.float32), np.zeros(nt, bool)) for g in groups}
         needed = list(dict.fromkeys(n for members in groups.values() for n in members))
         for idx, part in walk.blocks(needed):
             for g, members in groups.items():
-                raw[g][0][idx], raw[g][1][idx] = _gain_dates([part[n] for n in members],
-                                                             bases[g], 0.5)
+                data, ok = _gain_pixels([part[n] for n in members], 0.5)
+                raw[g][0][idx], raw[g][1][idx] = _gain_dates(data, bases[g]), ok
     return {g: (gain if bases[g] is None else _fill_gain(gain, ok), ok)
             for g, (gain, ok) in raw.items()}
 

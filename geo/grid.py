@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 import mgrs
-from mgrs._native import MGRSError
+from mgrs.core import MGRSError
 from pyproj import CRS, Transformer
 
 __all__ = ["TILE_SIZE_M", "S2Tile", "utm_epsg", "s2_tile", "s2_tiles", "align_bounds"]

@@ -281,6 +281,7 @@ def iter_cubes(
     if dates is not None:
         sub = sub.isel(time=positions)
     x_all, y_all = stack["x"].to_numpy(), stack["y"].to_numpy()
+    inside = {name: masks.sel(zone=name).to_numpy()[ys, xs] for name, (ys, xs) in boxes.items()}
     for sl in time_blocks(sub, block):
         vals = _compute_block(sub, names, sl)
         clear_all, snow_all = _clear_and_snow(vals, bands, buffer)
@@ -296,7 +297,7 @@ def iter_cubes(
             cubes[name] = Cube(
                 zone=name, kind=str(kinds[name]), data=data,
                 clear=clear.copy(), snow=snow_all[:, ly, lx].copy(),
-                mask=masks.sel(zone=name).to_numpy()[ys, xs], x=x_all[xs], y=y_all[ys],
+                mask=inside[name], x=x_all[xs], y=y_all[ys],
                 bands=bands,
             )
         del vals, clear_all, snow_all
