@@ -52,6 +52,11 @@ GDAL_SETTINGS: dict[str, str] = {
     # Cache downloaded blocks per file handle so re-reading a block costs no request.
     "VSI_CACHE": "TRUE",
     "VSI_CACHE_SIZE": str(64 * 1024 * 1024),
+    # The /vsicurl/ cache of downloaded regions, shared by all files and threads (GDAL's
+    # default is 16 MB). geo reads each file once and keeps what it read in its own
+    # store, so the cache only needs to hold the reads in flight: 4 MB makes the same
+    # requests as 16 MB and keeps 12 MB less (benchmarks/load.py).
+    "CPL_VSIL_CURL_CACHE_SIZE": str(4 * 1024 * 1024),
     # Block cache of the GDAL raster layer (bytes); the windows geo reads are small.
     "GDAL_CACHEMAX": "256",
     # No .aux.xml statistics files beside local files (the store stays clean).

@@ -463,13 +463,28 @@ def _check_perimeter(zones: gpd.GeoDataFrame, where: str, allow_large: bool) -> 
 
 @cache
 def _airports() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    import airportsdata
+    """(lat, lon, ICAO code) of every airport in the ``airportsdata`` package.
 
-    table = airportsdata.load("ICAO")
-    codes = tuple(table)
-    lat = np.array([table[c]["lat"] for c in codes], dtype=float)
-    lon = np.array([table[c]["lon"] for c in codes], dtype=float)
-    return lat, lon, codes
+    Only the three columns are kept: ``airportsdata.load()`` builds a dict per airport,
+    about 40 MB held for a check that needs 1 MB.
+    """
+    import csv
+    import importlib.resources
+
+    lats: list[float] = []
+    lons: list[float] = []
+    codes: list[str] = []
+    table = importlib.resources.files("airportsdata").joinpath("airports.csv")
+    with table.open("r", encoding="utf-8") as fh:
+        rows = csv.reader(fh)
+        header = next(rows)
+        icao, lat, lon = header.index("icao"), header.index("lat"), header.index("lon")
+        for row in rows:
+            if row[icao]:
+                codes.append(row[icao])
+                lats.append(float(row[lat]))
+                lons.append(float(row[lon]))
+    return np.array(lats), np.array(lons), tuple(codes)
 
 
 def _nearest_airport(lon: float, lat: float) -> tuple[str, float]:
@@ -707,13 +722,12 @@ def from_runways(
 
 
 def _reference_point(icao: str) -> tuple[float, float]:
-    import airportsdata
-
-    table = airportsdata.load("ICAO")
-    entry = table.get(icao.upper())
-    if entry is None:
+    lats, lons, codes = _airports()
+    wanted = icao.upper()
+    found = [i for i, code in enumerate(codes) if code == wanted]
+    if not found:
         raise errors.RunwayDataError(
             f"ICAO code {icao!r} is not in the airportsdata database; check the code "
             "(four letters, e.g. 'OAIX')."
         )
-    return float(entry["lat"]), float(entry["lon"])
+    return float(lats[found[-1]]), float(lons[found[-1]])

@@ -74,6 +74,8 @@ HIST_EDGES = np.arange(0, 3001, 50, dtype=np.float64)
 """Bin edges (DN) of the histograms the data check uses; values above 3000 go in one
 overflow bin."""
 
+_HIST_CHUNK = 1 << 16  # pixels per slice of dn_histogram
+
 # Thresholds of the data check (DN of the 0.1th percentile of valid pixels, pooled over
 # the reflectance bands of one item's window).
 _PRESENT_LOW, _PRESENT_HIGH = 950.0, 1500.0  # darkest pixels just above 1000: offset in
@@ -230,11 +232,20 @@ def dn_histogram(dn: np.ndarray, nodata: float = 0) -> np.ndarray:
     >>> int(dn_histogram(np.array([0, 10, 1010, 5000])).sum())
     3
     """
-    values = np.asarray(dn).ravel()
-    values = values[values != nodata].astype(np.float64)
-    counts, _ = np.histogram(values, bins=HIST_EDGES)
-    overflow = np.count_nonzero(values > HIST_EDGES[-1])
-    return np.append(counts, overflow).astype(np.int64)
+    flat = np.asarray(dn).ravel()
+    width, top = float(HIST_EDGES[1] - HIST_EDGES[0]), float(HIST_EDGES[-1])
+    bins = len(HIST_EDGES) - 1
+    out = np.zeros(bins + 1, dtype=np.int64)
+    # A slice at a time: a whole window as float64 would cost 4x its own size, in every
+    # fetch thread at once.
+    for start in range(0, flat.size, _HIST_CHUNK):
+        part = flat[start:start + _HIST_CHUNK]
+        part = part[part != nodata]
+        inside = part[(part >= 0) & (part <= top)]
+        idx = np.minimum((inside // width).astype(np.intp), bins - 1)
+        out[:bins] += np.bincount(idx, minlength=bins)
+        out[bins] += np.count_nonzero(part > top)
+    return out
 
 
 def darkest_dn(hist: np.ndarray, quantile: float = _QUANTILE) -> float | None:

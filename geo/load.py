@@ -62,6 +62,7 @@ from rasterio.windows import Window
 from geo import aoi as aoi_mod
 from geo import errors, harmonise
 from geo._gdal import rio_env
+from geo._memory import buffers_returned_at_once, return_freed_memory
 from geo._redact import redact_text, redact_url
 from geo.aoi import AOI
 from geo.search import _progress, _when, canonicalise, collapse_duplicates, mgrs_tile, solar_day
@@ -329,6 +330,12 @@ def check_remote_href(item: pystac.Item, band: str, href: str) -> None:
     )
 
 
+_TRIM_EVERY = 64
+"""Windows fetched between two hand-backs of freed memory: each fetch thread's malloc
+arena keeps the buffers of its last reads (decoded tiles, the window, the file written),
+which adds up over 8 threads; a trim takes milliseconds."""
+
+
 def fetch(
     items: Sequence[pystac.Item],
     bounds: Sequence[float],
@@ -384,14 +391,17 @@ def fetch(
     out: dict[str, dict[str, Piece]] = {item.id: {} for item in items}
     if offline:
         _check_offline(shop, jobs, bounds, target)
-    with _progress(progress, "load windows") as bar, ThreadPoolExecutor(max(1, workers)) as pool:
+    with (_progress(progress, "load windows") as bar, buffers_returned_at_once(),
+          ThreadPoolExecutor(max(1, workers)) as pool):
         task = bar.add_task("fetch", total=len(jobs))
         futures = {
             pool.submit(_fetch_one, shop, item.id, band, href, bounds, target): (item.id, band, href)
             for item, band, href in jobs
         }
         try:
-            for fut in as_completed(futures):
+            for done, fut in enumerate(as_completed(futures), 1):
+                if done % _TRIM_EVERY == 0:
+                    return_freed_memory()
                 item_id, band, _href = futures[fut]
                 try:
                     out[item_id][band] = fut.result()
@@ -407,6 +417,7 @@ def fetch(
             raise
         finally:
             shop.flush()
+    return_freed_memory()
     return out
 
 

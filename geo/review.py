@@ -19,8 +19,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import os
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ import pandas as pd
 from geo import errors
 from geo import plot as gplot
 from geo import report as greport
+from geo._memory import return_freed_memory
 from geo.aoi import AOI
 from geo.aoi import load as load_aoi
 from geo.select import KeyDate, events_for, select_scenes
@@ -395,19 +394,8 @@ def review_stack(
 
 
 def _step(i: int, name: str) -> None:
-    _return_freed_memory()
+    return_freed_memory()
     log.info("step %d/%d: %s", i + 1, len(_STEPS), name)
-
-
-def _return_freed_memory() -> None:
-    """Hand memory freed by the previous step back to the system (glibc ``malloc_trim``).
-
-    The analysis frees hundreds of megabytes of medium-sized arrays; glibc keeps such
-    freed heap memory for reuse, so without a trim the next step's peak stacks on top of
-    it. Elsewhere than glibc this does nothing.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _site_name(area: AOI) -> str:

@@ -287,8 +287,14 @@ class Store:
         final = self.root / MANIFEST
         obj = {"format": "geo-imagery-store/1", "updated": _now(), "windows": windows}
         tmp = self._tmp_path(final)
-        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, final)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:  # streamed: no copy of it in memory
+                json.dump(obj, fh, indent=1, sort_keys=True)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
 
     def rebuild_manifest(self) -> int:
         """Rebuild ``manifest.json`` from the stored files' tags; return the entry count.

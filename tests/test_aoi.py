@@ -294,3 +294,16 @@ def test_cli_aoi_show_bad_input_is_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "neither a built-in" in result.stderr
+
+
+def test_airport_table_holds_every_airport_of_airportsdata() -> None:
+    import airportsdata
+
+    from geo.aoi import _airports
+
+    table = airportsdata.load("ICAO")
+    lats, lons, codes = _airports()
+    assert set(codes) == set(table)
+    i = codes.index("OAIX")
+    assert (lats[i], lons[i]) == (table["OAIX"]["lat"], table["OAIX"]["lon"])
+

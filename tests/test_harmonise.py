@@ -133,3 +133,19 @@ def test_to_reflectance_inverts_the_quantisation(dns: list[int], offset: int) ->
 
 def test_nodata_becomes_nan() -> None:
     assert np.isnan(harmonise.to_reflectance(np.array([0], dtype="uint16"), 1000)[0])
+
+
+@pytest.mark.parametrize("dtype,nodata", [("uint16", 0), ("uint16", 65535), ("int16", -1),
+                                          ("float32", 0)])
+def test_dn_histogram_counts_like_numpy_histogram(dtype: str, nodata: float) -> None:
+    rng = np.random.default_rng(3)
+    low = 0 if dtype == "uint16" else -60
+    dn = rng.integers(low, 6000, size=(300, 310)).astype(dtype)  # > one slice of pixels
+    dn[:4] = nodata
+    dn[5, :7] = 3000  # the top edge belongs to the last bin, as in numpy
+    dn[6, :9] = 2950
+    values = dn.ravel()[dn.ravel() != nodata].astype(np.float64)
+    counts, _ = np.histogram(values, bins=harmonise.HIST_EDGES)
+    expected = np.append(counts, np.count_nonzero(values > harmonise.HIST_EDGES[-1]))
+    np.testing.assert_array_equal(dn_histogram(dn, nodata), expected)
+

@@ -71,6 +71,27 @@ def test_manifest_can_be_rebuilt_from_the_files(tmp_path: Path) -> None:
     assert entry.key in json.loads((tmp_path / "manifest.json").read_text())["windows"]
 
 
+def test_manifest_write_that_fails_keeps_the_old_manifest_and_no_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path)
+    first = _put(store)
+    store.flush()
+    before = (tmp_path / "manifest.json").read_text()
+    _put(store, item_id="S2B_42SWD_20220130_0_L2A")
+
+    def fail_midway(obj: object, fh: object, **kwargs: object) -> None:
+        fh.write('{"format": "geo-imag')  # type: ignore[attr-defined]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("geo.store.json.dump", fail_midway)
+    with pytest.raises(OSError):
+        store.flush()
+    assert (tmp_path / "manifest.json").read_text() == before
+    assert first.key in json.loads(before)["windows"]
+    assert store.partial_files() == []
+
+
 def test_unflushed_window_is_still_found(tmp_path: Path) -> None:
     entry = _put(Store(tmp_path))  # never flushed: as if the process died
     hit = Store(tmp_path).get(entry.key, entry.item_id, entry.asset)
