@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -391,7 +392,11 @@ def fetch(
     out: dict[str, dict[str, Piece]] = {item.id: {} for item in items}
     if offline:
         _check_offline(shop, jobs, bounds, target)
-    with (_progress(progress, "load windows") as bar, buffers_returned_at_once(),
+    # Reads over the network hold decoded buffers in every thread; local files are only
+    # sampled for the data check, and the process keeps glibc's own adaptive threshold.
+    remote = any(_is_remote(href) for _item, _band, href in jobs)
+    releasing = buffers_returned_at_once() if remote else contextlib.nullcontext()
+    with (_progress(progress, "load windows") as bar, releasing,
           ThreadPoolExecutor(max(1, workers)) as pool):
         task = bar.add_task("fetch", total=len(jobs))
         futures = {
