@@ -723,11 +723,10 @@ def from_runways(
 
 def _reference_point(icao: str) -> tuple[float, float]:
     lats, lons, codes = _airports()
-    wanted = icao.upper()
-    found = [i for i, code in enumerate(codes) if code == wanted]
-    if not found:
+    if icao.upper() not in codes:
         raise errors.RunwayDataError(
             f"ICAO code {icao!r} is not in the airportsdata database; check the code "
             "(four letters, e.g. 'OAIX')."
         )
-    return float(lats[found[-1]]), float(lons[found[-1]])
+    i = codes.index(icao.upper())
+    return float(lats[i]), float(lons[i])

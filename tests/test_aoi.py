@@ -306,4 +306,3 @@ def test_airport_table_holds_every_airport_of_airportsdata() -> None:
     assert set(codes) == set(table)
     i = codes.index("OAIX")
     assert (lats[i], lons[i]) == (table["OAIX"]["lat"], table["OAIX"]["lon"])
-

@@ -148,4 +148,3 @@ def test_dn_histogram_counts_like_numpy_histogram(dtype: str, nodata: float) -> 
     counts, _ = np.histogram(values, bins=harmonise.HIST_EDGES)
     expected = np.append(counts, np.count_nonzero(values > harmonise.HIST_EDGES[-1]))
     np.testing.assert_array_equal(dn_histogram(dn, nodata), expected)
-
