@@ -109,6 +109,8 @@ COLUMNS: tuple[str, ...] = (
 """Columns of :func:`activity_index`'s table, in order."""
 
 OBJECT_KINDS = ("apron", "revetment")
+SIGN_GROW = 2
+"""Pixels by which :func:`_false_cloud` grows the pixels with signs of cloud."""
 OCCUPANCY_KINDS = ("parking", "yard")
 ReferenceLike = Any  # None | date-like | (start, end)
 
@@ -134,6 +136,9 @@ class ZoneScores:
         ``(time, band)`` zone shift subtracted (reflectance).
     ndvi
         Per date, median NDVI of the zone's clear pixels (NaN without red/nir).
+    recovered
+        Per date, the fraction of the zone the SCL called cloud that was counted as
+        clear (see :func:`_false_cloud`).
     """
 
     zone: str
@@ -146,6 +151,7 @@ class ZoneScores:
     snow_fraction: np.ndarray
     shift: np.ndarray
     ndvi: np.ndarray
+    recovered: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def valid(self, t: int) -> np.ndarray:
         """Pixels of date ``t`` that count: clear and inside the zone."""
@@ -247,8 +253,9 @@ def _seasons(times: pd.DatetimeIndex, season_days: float | None
 def _ndvi(cube: Cube) -> np.ndarray:
     if not {"red", "nir"} <= set(cube.bands):
         return np.full(cube.data.shape[0], np.nan)
-    r = cube.data[:, cube.bands.index("red")][:, cube.mask]
-    n = cube.data[:, cube.bands.index("nir")][:, cube.mask]
+    clear = cube.clear[:, cube.mask]
+    r = np.where(clear, cube.data[:, cube.bands.index("red")][:, cube.mask], np.nan)
+    n = np.where(clear, cube.data[:, cube.bands.index("nir")][:, cube.mask], np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = (n - r) / (n + r)
     out = np.full(v.shape[0], np.nan)
@@ -263,6 +270,7 @@ def _gain_pixels(cubes: Sequence[Cube], min_clear: float) -> tuple[np.ndarray, n
     """The gain zones' pixels ``(T, band, P)`` and which dates are at least ``min_clear`` clear."""
     data = np.concatenate([c.data[:, :, c.mask] for c in cubes], axis=2)
     clear = np.concatenate([c.clear[:, c.mask] for c in cubes], axis=1)
+    data[np.broadcast_to(~clear[:, None], data.shape)] = np.nan
     return data, clear.mean(axis=1) >= min_clear
 
 
@@ -395,7 +403,7 @@ class _Model:
 
 def _fit(cube: Cube, gain: np.ndarray, opts: _Options) -> _Model:
     """Fit a zone's empty state to the dates of ``cube`` (those of ``opts``)."""
-    norm = cube.data / gain[:, :, None, None]
+    norm = cube.clear_only(cube.data / gain[:, :, None, None])
     seasonal, overall = _baselines(norm, opts)
     resid = norm - seasonal[opts.season_of]
     del norm
@@ -407,26 +415,112 @@ def _fit(cube: Cube, gain: np.ndarray, opts: _Options) -> _Model:
     return _Model(seasonal=seasonal, spread=spread, up=up, down=down)
 
 
-def _score(cube: Cube, gain: np.ndarray, season_of: np.ndarray, model: _Model) -> ZoneScores:
-    """Anomaly scores of the dates of ``cube`` against the zone's fitted empty state."""
+def _score(cube: Cube, gain: np.ndarray, season_of: np.ndarray, model: _Model,
+           cloud_test: tuple[float, float] | None = None) -> ZoneScores:
+    """Anomaly scores of the dates of ``cube`` against the zone's fitted empty state.
+
+    Pixels the SCL alone calls cloud (``cube.suspect``) are scored too, then kept only
+    where :func:`_false_cloud` (with ``cloud_test = (threshold, max_share)``) finds no
+    sign of cloud; ``None`` keeps none of them (the SCL is trusted).
+    """
     resid = cube.data / gain[:, :, None, None]
     resid -= model.seasonal[season_of]
     spread_t = model.spread[season_of]
-    shift = _zone_shift(resid, cube.mask, spread_t)
+    suspect = cube.suspect if cube.suspect is not None and cube.suspect.any() else None
+    clear_resid = resid if suspect is None else cube.clear_only(resid.copy())
+    shift = _zone_shift(clear_resid, cube.mask, spread_t)
+    del clear_resid
+    if suspect is not None:  # no clear pixel to measure haze by: judge the SCL's clouds as they are
+        shift = np.where(np.isfinite(shift), shift, 0.0).astype(np.float32)
     resid -= shift[:, :, None, None]
-    departure = np.maximum(resid - model.up[season_of], -resid - model.down[season_of])
-    del resid
+    up_t = model.up[season_of]
+    departure = np.maximum(resid - up_t, -resid - model.down[season_of])
+    keep = np.zeros(cube.clear.shape, bool)
+    if suspect is not None and cloud_test is not None:
+        keep = _false_cloud(cube, (resid - up_t) / spread_t, suspect, *cloud_test)
+    del resid, up_t
     np.maximum(departure, 0.0, out=departure)
     with np.errstate(invalid="ignore"):
         departure /= spread_t
         all_nan = np.isnan(departure).all(axis=1)
         score = np.where(all_nan, np.nan,
                          np.nanmax(np.where(np.isnan(departure), -np.inf, departure), axis=1))
+    n = max(cube.n_pixels, 1)
+    if suspect is not None:
+        score[suspect & ~keep] = np.nan
     return ZoneScores(
         zone=cube.zone, kind=cube.kind, score=score.astype(np.float32), mask=cube.mask,
-        x=cube.x, y=cube.y, clear_fraction=cube.clear_fraction(),
+        x=cube.x, y=cube.y, clear_fraction=((cube.clear | keep) & cube.mask).sum(axis=(1, 2)) / n,
         snow_fraction=cube.snow_fraction(), shift=shift, ndvi=_ndvi(cube),
+        recovered=(keep & cube.mask).sum(axis=(1, 2)) / n,
     )
+
+
+def cloud_signs(blue_rise: np.ndarray, blue: np.ndarray, green: np.ndarray, red: np.ndarray,
+                threshold: float) -> np.ndarray:
+    """Pixels with the spectral signs of cloud or haze over their usual ground.
+
+    A cloud, thin cloud or haze *brightens* what lies under it, most of all in blue, and
+    makes it *white*. A pixel shows the signs when its blue is brighter than its own
+    empty state by more than ``threshold`` robust spreads (``blue_rise``, in spreads)
+    and it is either white (the visible bands within 70 % of their mean: Fmask's
+    whiteness test, Zhu & Woodcock 2012) or hazy (the haze-optimised transform
+    ``blue - 0.5 red > 0.08``, Zhang et al. 2002, as used by Fmask). Bright concrete or
+    desert on an ordinary day is not brighter than its own empty state, so it never
+    shows them, however bright and white it is: that is how the SCL's false clouds are
+    told from real ones. Dark objects (aircraft, shadows) darken and never show them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rise = np.array([0.0, 40.0, 40.0])     # concrete as usual; a cloud; yellow paint
+    >>> blue, green, red = (np.array([0.19, 0.55, 0.25]), np.array([0.21, 0.55, 0.40]),
+    ...                     np.array([0.23, 0.56, 0.55]))
+    >>> cloud_signs(rise, blue, green, red, 5.0).tolist()
+    [False, True, False]
+    """
+    mean = (blue + green + red) / 3
+    with np.errstate(divide="ignore", invalid="ignore"):
+        whiteness = (np.abs(blue - mean) + np.abs(green - mean) + np.abs(red - mean)) / mean
+    hazy = blue - 0.5 * red > 0.08
+    return np.asarray((blue_rise > threshold) & ((whiteness < 0.7) | hazy))
+
+
+def _false_cloud(cube: Cube, rise: np.ndarray, suspect: np.ndarray, threshold: float,
+                 max_share: float) -> np.ndarray:
+    """Which suspect pixels to count as clear: those with no sign of cloud near them.
+
+    ``rise`` is ``(time, band, y, x)``: how far above its empty state's envelope each
+    pixel is, in robust spreads. Within the suspect pixels (the SCL's clouds and the
+    two-pixel margins grown around them and around snow), the cloud mask is drawn again
+    from what the pixels show: pixels with :func:`cloud_signs`, grown by two pixels as
+    the SCL's mask is, stay masked; the rest count as clear. Each 8-connected patch of
+    suspect pixels on a date is also judged as a whole: where more than ``max_share`` of
+    it shows the signs it is a real cloud, and none of it is kept (a cloud's thin parts
+    need not show the signs one pixel at a time). Bright ground the SCL mistook for
+    cloud is not brighter than its own empty state, so it is kept whole; an aircraft or
+    a vehicle on it departs from the empty state but darkens, so it is kept and scored.
+    Returns ``bool (time, y, x)``.
+    """
+    keep = np.zeros(suspect.shape, bool)
+    if not {"blue", "green", "red"} <= set(cube.bands):
+        return keep
+    b, g, r = (cube.bands.index(k) for k in ("blue", "green", "red"))
+    with np.errstate(invalid="ignore"):
+        signs = cloud_signs(rise[:, b], cube.data[:, b], cube.data[:, g], cube.data[:, r],
+                            threshold) & suspect
+    eight = np.ones((3, 3), bool)
+    for t in np.flatnonzero(suspect.any(axis=(1, 2))):
+        label, n = ndimage.label(suspect[t], structure=eight)
+        size = np.bincount(label.ravel(), minlength=n + 1)
+        cloudy = np.bincount(label.ravel(), weights=signs[t].ravel(), minlength=n + 1)
+        seen = np.bincount(label.ravel(), weights=np.isfinite(rise[t, b]).ravel(),
+                           minlength=n + 1)
+        false_patch = (cloudy <= max_share * size) & (seen >= 0.5 * size)
+        false_patch[0] = False
+        near_signs = ndimage.binary_dilation(signs[t], structure=eight, iterations=SIGN_GROW)
+        keep[t] = false_patch[label] & ~near_signs
+    return keep
 
 
 def _join(parts: Sequence[ZoneScores]) -> ZoneScores:
@@ -435,7 +529,8 @@ def _join(parts: Sequence[ZoneScores]) -> ZoneScores:
     return ZoneScores(
         zone=first.zone, kind=first.kind, mask=first.mask, x=first.x, y=first.y,
         **{k: np.concatenate([getattr(p, k) for p in parts])
-           for k in ("score", "clear_fraction", "snow_fraction", "shift", "ndvi")},
+           for k in ("score", "clear_fraction", "snow_fraction", "shift", "ndvi",
+                     "recovered")},
     )
 
 
@@ -514,6 +609,9 @@ def _zone_rows(zs: ZoneScores, times: pd.DatetimeIndex, ids: np.ndarray, p: dict
         if np.isfinite(haze[t]) and haze[t] > p["haze_limit"]:
             flag, reason = True, "; ".join(filter(None, [reason, f"haze: +{haze[t]:.0%} blue"]))
         notes = [] if ctrl_ok[t] else ["control zone not clear: gain of nearest clear date"]
+        if zs.recovered.size and zs.recovered[t] >= 0.005:
+            notes.append(f"{zs.recovered[t]:.0%} of the zone that the SCL called cloud (or the "
+                         "edge of snow) counted as clear: no sign of cloud over its empty state")
         if masked is not None and masked[t] >= 0.005:
             notes.append(f"{masked[t]:.0%} of the zone masked as cloud, shadow or haze the "
                          "SCL missed")
@@ -600,11 +698,12 @@ class _Walk:
     def blocks(self, zones: Sequence[str] | None = None
                ) -> Iterator[tuple[np.ndarray, dict[str, Cube]]]:
         return iter_cubes(self.stack, self.aoi, list(zones or self.zones), bands=self.bands,
-                          margin=self.margin, block=self.block)
+                          margin=self.margin, block=self.block, keep_suspect=True)
 
     def extract(self, dates: np.ndarray) -> dict[str, Cube]:
         return extract_cubes(self.stack, self.aoi, self.zones, bands=self.bands,
-                             margin=self.margin, block=self.block, dates=dates)
+                             margin=self.margin, block=self.block, dates=dates,
+                             keep_suspect=True)
 
 
 def _in_memory(cubes: dict[str, Cube], block: int) -> Iterator[tuple[np.ndarray, dict[str, Cube]]]:
@@ -614,7 +713,8 @@ def _in_memory(cubes: dict[str, Cube], block: int) -> Iterator[tuple[np.ndarray,
         sl = slice(start, min(start + block, nt))
         yield np.arange(sl.start, sl.stop), {
             n: Cube(zone=c.zone, kind=c.kind, data=c.data[sl], clear=c.clear[sl],
-                    snow=c.snow[sl], mask=c.mask, x=c.x, y=c.y, bands=c.bands)
+                    snow=c.snow[sl], mask=c.mask, x=c.x, y=c.y, bands=c.bands,
+                    suspect=None if c.suspect is None else c.suspect[sl])
             for n, c in cubes.items()
         }
 
@@ -650,7 +750,7 @@ def _walk_scores(
     models: dict[str, _Model], params: dict[str, Any], ctrl_names: Sequence[str],
     ctrl_ok: np.ndarray, haze: np.ndarray | None, bands: Sequence[str],
     times: pd.DatetimeIndex, ids: np.ndarray, res: float, broad: tuple[float, int],
-    keep_scores: bool,
+    keep_scores: bool, cloud_test: tuple[float, float] | None,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]],
            dict[str, list[ZoneScores]]]:
     """Score every block of dates against the fitted empty state: rows, objects, scores."""
@@ -658,7 +758,7 @@ def _walk_scores(
     objs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     kept: dict[str, list[ZoneScores]] = {n: [] for n in models}
     for idx, part in blocks:
-        scores = {n: _score(c, gain_of(n, idx), season_of[idx], models[n])
+        scores = {n: _score(c, gain_of(n, idx), season_of[idx], models[n], cloud_test)
                   for n, c in part.items()}
         masked = {n: _mask_broad(zs, *broad) for n, zs in scores.items()
                   if zs.kind not in OCCUPANCY_KINDS}
@@ -725,6 +825,8 @@ def analyse(
     broad_window: int = 9,
     max_site_broad: float = 0.05,
     max_masked: float = 0.1,
+    recover_clouds: bool = True,
+    max_cloud_share: float = 0.5,
     noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
@@ -792,6 +894,7 @@ def analyse(
         blocks, names, lambda n, idx: gains[group_of[n]][0][idx], season_of, models, params,
         ctrl_names, ctrl_ok, haze, band_names, times, ids, res,
         (broad_threshold, broad_window), keep_scores,
+        (threshold, max_cloud_share) if recover_clouds else None,
     )
     table = pd.DataFrame([r for n in names for r in rows[n]], columns=list(COLUMNS))
     table["objects"] = table["objects"].astype("Int64")
@@ -829,6 +932,8 @@ def activity_index(
     broad_window: int = 9,
     max_site_broad: float = 0.05,
     max_masked: float = 0.1,
+    recover_clouds: bool = True,
+    max_cloud_share: float = 0.5,
     noise_floor: float = 0.02,
     min_obs: int = 5,
     bands: Sequence[str] | None = None,
@@ -885,6 +990,14 @@ def activity_index(
     max_site_broad
         Parking and yard rows (where a full lot is legitimately broad) are flagged when
         more than this share of the other zones was masked so on that date.
+    recover_clouds, max_cloud_share
+        Second-guess the SCL's clouds (it calls bright concrete and arid ground cloud on
+        some dates): its cloud mask is drawn again from the pixels, which are masked
+        only where they are brighter than their empty state with the spectral signs of
+        cloud (:func:`cloud_signs`), and within two pixels of such; a patch where more
+        than ``max_cloud_share`` shows the signs is a real cloud and stays masked whole.
+        ``note`` says how much was counted as clear. ``recover_clouds=False`` trusts
+        the SCL.
     noise_floor
         Smallest per-pixel spread, as a fraction of the control zone's brightness in
         the band (0.02 of bare ground's ~0.2 is 0.004 reflectance).
@@ -930,7 +1043,7 @@ def activity_index(
         min_object_pixels=min_object_pixels, pixels_per_aircraft=pixels_per_aircraft,
         min_clear=min_clear, haze_limit=haze_limit, broad_threshold=broad_threshold,
         broad_window=broad_window, max_site_broad=max_site_broad, max_masked=max_masked,
-        noise_floor=noise_floor,
+        recover_clouds=recover_clouds, max_cloud_share=max_cloud_share, noise_floor=noise_floor,
         min_obs=min_obs, bands=bands, block=block, baseline_dates=baseline_dates,
         keep_scores=False,
     ).table

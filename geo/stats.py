@@ -75,6 +75,14 @@ class Cube:
         Pixel-centre coordinates (metres, UTM) of the box.
     bands
         Band names along ``data``'s second axis.
+    suspect
+        ``bool (time, y, x)`` or ``None``: pixels that are not clear *only* because the
+        SCL calls them cloud or cirrus (8, 9, 10), or because they lie within ``buffer``
+        of such a pixel or of snow (snow itself, shadows and their edges are never
+        suspect). Kept only when asked for (``keep_suspect``): ``data`` then holds their
+        values too, so :mod:`geo.activity` can test whether the SCL was wrong (it calls
+        bright concrete and arid ground cloud on some dates) and whether the ground
+        next to a snow patch is as usual.
     """
 
     zone: str
@@ -86,6 +94,13 @@ class Cube:
     x: np.ndarray
     y: np.ndarray
     bands: tuple[str, ...]
+    suspect: np.ndarray | None = None
+
+    def clear_only(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (time, band, y, x) with suspect pixels set to NaN, in place."""
+        if self.suspect is not None and self.suspect.any():
+            values[np.broadcast_to(self.suspect[:, None], values.shape)] = np.nan
+        return values
 
     @property
     def n_pixels(self) -> int:
@@ -143,8 +158,26 @@ def snow_like(data: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray((ndsi >= 0.4) & (n > 0.11))
 
 
+SCL_CLOUD: tuple[int, ...] = (8, 9, 10)
+"""SCL classes of cloud (medium, high probability) and thin cirrus."""
+
+
 def _clear_and_snow(block: dict[str, np.ndarray], bands: Sequence[str], buffer: int = 0
                     ) -> tuple[np.ndarray, np.ndarray]:
+    clear, snow, _ = _clear_snow_suspect(block, bands, buffer)
+    return clear, snow
+
+
+def _grow(mask: np.ndarray, buffer: int) -> np.ndarray:
+    size: tuple[int, ...] = (2 * buffer + 1,) * mask.ndim
+    if mask.ndim == 3:
+        size = (1, 2 * buffer + 1, 2 * buffer + 1)
+    return ndimage.binary_dilation(mask, structure=np.ones(size, bool))
+
+
+def _clear_snow_suspect(block: dict[str, np.ndarray], bands: Sequence[str], buffer: int = 0
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clear, snow, and *suspect* pixels (see :attr:`Cube.suspect`)."""
     shape = np.shape(block[bands[0]])
     finite = np.ones(shape, dtype=bool)
     for b in bands:
@@ -160,15 +193,19 @@ def _clear_and_snow(block: dict[str, np.ndarray], bands: Sequence[str], buffer: 
     else:
         clear = np.ones(shape, dtype=bool)
     clear = clear & finite & ~snow
+    cloud = (np.isin(np.asarray(block["scl"]), SCL_CLOUD) & finite & ~snow if "scl" in block
+             else np.zeros(shape, bool))
+    # shadow, saturated, or unclear for a reason not given: never second-guessed (a
+    # shadow's soft edge darkens the ground as an aircraft does)
+    other = finite & ~clear & ~cloud & ~snow
     if buffer > 0:
         # the SCL is a 20 m product and misses the soft edges of clouds, shadows and
         # snow: grow what it flags by ``buffer`` pixels (10 m)
-        unclear = finite & ~clear
-        size: tuple[int, ...] = (2 * buffer + 1,) * unclear.ndim
-        if unclear.ndim == 3:
-            size = (1, 2 * buffer + 1, 2 * buffer + 1)
-        clear &= ~ndimage.binary_dilation(unclear, structure=np.ones(size, bool))
-    return clear, snow
+        clear &= ~_grow(finite & ~clear, buffer)
+        if other.any():
+            other = _grow(other, buffer)
+    suspect = finite & ~clear & ~snow & ~other
+    return clear, snow, suspect
 
 
 def time_blocks(stack: xr.Dataset, block: int = 16) -> Iterator[slice]:
@@ -242,6 +279,7 @@ def iter_cubes(
     buffer: int = 2,
     block: int = 16,
     dates: Sequence[int] | np.ndarray | None = None,
+    keep_suspect: bool = False,
 ) -> Iterator[tuple[np.ndarray, dict[str, Cube]]]:
     """Walk a stack a block of dates at a time, yielding the zones' pixels of each block.
 
@@ -251,7 +289,7 @@ def iter_cubes(
 
     Parameters
     ----------
-    stack, aoi, zones, bands, margin, buffer, block
+    stack, aoi, zones, bands, margin, buffer, block, keep_suspect
         As for :func:`extract_cubes`.
     dates
         Positions along ``time`` to walk (default: all, in order).
@@ -284,23 +322,24 @@ def iter_cubes(
     inside = {name: masks.sel(zone=name).to_numpy()[ys, xs] for name, (ys, xs) in boxes.items()}
     for sl in time_blocks(sub, block):
         vals = _compute_block(sub, names, sl)
-        clear_all, snow_all = _clear_and_snow(vals, bands, buffer)
+        clear_all, snow_all, suspect_all = _clear_snow_suspect(vals, bands, buffer)
+        keep = clear_all | suspect_all if keep_suspect else clear_all
         cubes = {}
         for name, (ys, xs) in boxes.items():
             ly = slice(ys.start - uy.start, ys.stop - uy.start)
             lx = slice(xs.start - ux.start, xs.stop - ux.start)
-            clear = clear_all[:, ly, lx]
+            clear, kept = clear_all[:, ly, lx], keep[:, ly, lx]
             data = np.empty((clear.shape[0], len(bands), *clear.shape[1:]), np.float32)
             for i, b in enumerate(bands):
                 data[:, i] = vals[b][:, ly, lx]
-                data[:, i][~clear] = np.nan
+                data[:, i][~kept] = np.nan
             cubes[name] = Cube(
                 zone=name, kind=str(kinds[name]), data=data,
                 clear=clear.copy(), snow=snow_all[:, ly, lx].copy(),
                 mask=inside[name], x=x_all[xs], y=y_all[ys],
-                bands=bands,
+                bands=bands, suspect=suspect_all[:, ly, lx].copy() if keep_suspect else None,
             )
-        del vals, clear_all, snow_all
+        del vals, clear_all, snow_all, suspect_all, keep
         log.debug("extracted dates %d-%d of %d", sl.start, sl.stop, len(positions))
         yield positions[sl], cubes
 
@@ -315,6 +354,7 @@ def extract_cubes(
     buffer: int = 2,
     block: int = 16,
     dates: Sequence[int] | np.ndarray | None = None,
+    keep_suspect: bool = False,
 ) -> dict[str, Cube]:
     """Pull the pixels of some zones out of a stack, a block of dates at a time.
 
@@ -340,6 +380,9 @@ def extract_cubes(
         Dates computed per step.
     dates
         Positions along ``time`` to keep (default: all).
+    keep_suspect
+        Also keep the values of pixels the SCL alone calls cloud (see
+        :attr:`Cube.suspect`); ``data`` is then not NaN there although ``clear`` is False.
 
     Returns
     -------
@@ -359,7 +402,7 @@ def extract_cubes(
     out: dict[str, Cube] = {}
     done = 0
     for idx, part in iter_cubes(stack, aoi, zones, bands=bands, margin=margin, buffer=buffer,
-                                block=block, dates=dates):
+                                block=block, dates=dates, keep_suspect=keep_suspect):
         for name, c in part.items():
             if name not in out:  # allocated once, filled block by block: no second copy
                 out[name] = Cube(
@@ -367,9 +410,13 @@ def extract_cubes(
                     data=np.empty((nt, *c.data.shape[1:]), np.float32),
                     clear=np.empty((nt, *c.clear.shape[1:]), bool),
                     snow=np.empty((nt, *c.snow.shape[1:]), bool),
+                    suspect=None if c.suspect is None else np.empty_like(c.snow, shape=(
+                        nt, *c.snow.shape[1:])),
                 )
             sl = slice(done, done + len(idx))
             out[name].data[sl], out[name].clear[sl], out[name].snow[sl] = c.data, c.clear, c.snow
+            if c.suspect is not None and out[name].suspect is not None:
+                out[name].suspect[sl] = c.suspect
         done += len(idx)
     return out
 

@@ -1,0 +1,90 @@
+"""The accuracy gate: the analysis against the small scenario's truth, in CI.
+
+The whole chain runs on the small synthetic Bagram archive (search -> load -> analyse ->
+change points) and is scored by :mod:`geo.testing.accuracy` on the rows the truth calls
+clear, flagged or not. The bars (:data:`geo.testing.accuracy.CI_BARS`) sit below
+today's figures so that noise does not fail CI, while a real regression (a lost busy
+date, a phantom change, counted decoys, a detector that stops matching stands) does.
+``benchmarks/accuracy.py --check`` holds the full scenario to the stricter targets.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import geo
+from geo import errors
+from geo.activity import analyse
+from geo.testing import accuracy
+
+
+@pytest.fixture(scope="module")
+def scored(scenario_dir: Path) -> tuple[dict[str, float], pd.DataFrame, Any]:
+    aoi = geo.aoi.load("bagram")
+    items = geo.search(aoi, "2015-01-01", "2030-01-01", source=str(scenario_dir),
+                       progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", errors.GeoWarning)
+        stack = geo.load(items, aoi, progress=False)
+        res = analyse(stack, aoi, keep_scores=False)
+    truth = accuracy.load_truth(scenario_dir)
+    measures, found = accuracy.score(res.table, res.objects, *truth)
+    return measures, found, res
+
+
+@pytest.mark.parametrize("name", sorted(accuracy.CI_BARS))
+def test_measure_clears_its_bar(scored: tuple[dict[str, float], Any, Any], name: str) -> None:
+    measures, _, _ = scored
+    bar = accuracy.CI_BARS[name]
+    assert bar.met(measures[name]), accuracy.missed(measures, {name: bar})
+
+
+def test_the_gate_scores_rows_the_truth_calls_clear(scored: tuple[dict[str, float], Any, Any],
+                                                    scenario_dir: Path) -> None:
+    measures, _, _ = scored
+    truth, _ = accuracy.load_truth(scenario_dir)
+    expected = len(accuracy.truth_clear_rows(truth, "apron"))
+    assert measures["rows_truth_clear_apron"] == expected > 0
+    assert measures["busy_dates"] >= 2  # the small profile holds busy dates to rank
+
+
+def test_the_gate_can_fail_on_a_broken_analysis(scored: tuple[dict[str, float], Any, Any],
+                                                scenario_dir: Path) -> None:
+    """The same scoring, fed an analysis that lost its signal, misses its bars."""
+    _, _, res = scored
+    broken = res.table.assign(activity_index=0.0, objects=0, flagged=True)
+    truth = accuracy.load_truth(scenario_dir)
+    measures, _ = accuracy.score(broken, res.objects.iloc[0:0], *truth)
+    failed = accuracy.missed(measures, accuracy.CI_BARS)
+    assert any(f.startswith("spearman_dates") for f in failed)
+    assert any(f.startswith("flagged_truth_clear_apron") for f in failed)
+    assert any(f.startswith("changes_missed") for f in failed)
+
+
+def test_false_clouds_are_recovered_and_said(scored: tuple[dict[str, float], Any, Any]) -> None:
+    """Rows the SCL called partly cloud, counted clear by the analysis, say so in note."""
+    _, _, res = scored
+    notes = res.table["note"].fillna("")
+    assert notes.str.contains("the SCL called cloud").any()
+
+
+def test_true_changes_come_from_the_truth_alone() -> None:
+    dates = pd.date_range("2020-01-01", periods=60, freq="5D")
+    counts = [30] * 30 + [0] * 30
+    counts[40] = 12  # a parade: one date is not a regime
+    truth = pd.DataFrame({"date": dates, "zone": "a", "kind": "apron", "aircraft": counts})
+    (change,) = accuracy.true_changes(truth)
+    assert dates[29] < change < dates[30]
+    steady = truth.assign(aircraft=30)
+    assert accuracy.true_changes(steady) == []
+
+
+def test_stand_spacing_is_the_median_nearest_neighbour() -> None:
+    objs = pd.DataFrame({"date": pd.to_datetime(["2021-01-01"] * 3), "x": [0.0, 50.0, 150.0],
+                         "y": [0.0, 0.0, 0.0], "category": "aircraft"})
+    assert accuracy.stand_spacing(objs) == 50.0
