@@ -64,6 +64,48 @@ against that fit a block of ``block`` dates at a time, so a ten-year stack needs
 memory than a two-year one. Stacks of up to ``baseline_dates`` dates are scored exactly
 as if fitted to every date.
 
+Own cloud mask, the other way round: the SCL (Sen2Cor) calls bright concrete and arid
+ground cloud on some dates. Pixels it calls cloud or cirrus, and the margins grown around
+its clouds and snow, are scored against their empty state like any other and masked only
+where they show the signs of cloud (brighter than their empty state in blue, and white
+or hazy: :func:`cloud_signs`), grown by one pixel; a patch mostly showing them is a real
+cloud and stays masked whole. What is counted clear so is said in ``note``.
+
+Defaults, and where they come from
+----------------------------------
+Every default is set from the sensor or the objects, not fitted to a scenario;
+``benchmarks/accuracy.py --sensitivity`` shows how the figures move when each key one
+is scaled by 0.8 and 1.25.
+
+- ``threshold = 5`` robust sigmas: a Gaussian tail beyond 5 sigma is 3e-7, so a zone of
+  10,000 pixels over 365 dates expects about one false pixel in a whole review (and
+  ``min_pixels = 2`` removes it). A grey aircraft (reflectance 0.10-0.15) on concrete
+  (0.19-0.28) departs by 0.05-0.15 on a fully covered pixel, 12-35 times the 0.004
+  spread floor: a pixel a third covered still clears 5 sigma.
+- ``occupancy_threshold = 4.5``: single pixels count in parking lots and yards, where
+  cars are sub-pixel (a car covers 8 % of a pixel); slightly below ``threshold`` because
+  many cars in one pixel add up to a smaller departure than an aircraft's.
+- ``min_object_pixels = 6`` and ``pixels_per_aircraft = 15``: an aircraft of 30 m span
+  covers about 4 pixels with its shadow and mixed edges bringing it to 6 or more; a
+  C-17 (52 x 53 m) with its shadow covers about 15 (:mod:`geo.objects`).
+- ``noise_floor = 0.02`` of the control's brightness (0.004 reflectance on bare ground):
+  the radiometric noise of Sentinel-2 L2A over bright ground (SNR above 100).
+- ``tolerance = 1`` pixel: Sentinel-2 multi-temporal co-registration is better than
+  one 10 m pixel (about 5 m, DESIGN.md section 3).
+- ``season_days = 45``: the sun's elevation at mid latitudes moves by up to about 15
+  degrees in 45 days, which changes the shadows of fixed structures.
+- ``min_obs = 5``: the smallest sample whose median survives two outliers.
+- ``min_clear = 0.7``: a zone less than 70 % visible can hide a third of its stands.
+- ``broad_threshold = 3``, ``broad_window = 9``: an aircraft (at most 5 x 5 pixels)
+  never fills half of a 9 x 9 window; a cloud or its shadow does.
+- ``haze_limit = 0.3``: haze brightens blue far more than near-infrared; a 30 %
+  relative excess is far beyond calibration drift (about 1 %).
+- ``max_cloud_share = 0.5`` and the signs of :func:`cloud_signs` (Fmask's whiteness
+  0.7 and haze-optimised transform 0.08, Zhu & Woodcock 2012): a real cloud brightens
+  most of what it covers; a false one brightens nothing.
+- ``baseline_dates = 96``: memory, not accuracy (about two dates a month over four
+  years; every season of every year is sampled).
+
 Limits: 10 m pixels resolve large aircraft only (see :mod:`geo.objects`); something that
 stays in place for most of the reference period belongs to the baseline; a busy
 reference period hides activity (choose ``reference`` when the empty period is known).
@@ -109,8 +151,9 @@ COLUMNS: tuple[str, ...] = (
 """Columns of :func:`activity_index`'s table, in order."""
 
 OBJECT_KINDS = ("apron", "revetment")
-SIGN_GROW = 2
-"""Pixels by which :func:`_false_cloud` grows the pixels with signs of cloud."""
+SIGN_GROW = 1
+"""Pixels by which :func:`_false_cloud` grows the pixels with signs of cloud: one, the
+co-registration tolerance; the signs are tested on 10 m pixels, not on the SCL's 20 m."""
 OCCUPANCY_KINDS = ("parking", "yard")
 ReferenceLike = Any  # None | date-like | (start, end)
 
@@ -493,8 +536,8 @@ def _false_cloud(cube: Cube, rise: np.ndarray, suspect: np.ndarray, threshold: f
     ``rise`` is ``(time, band, y, x)``: how far above its empty state's envelope each
     pixel is, in robust spreads. Within the suspect pixels (the SCL's clouds and the
     two-pixel margins grown around them and around snow), the cloud mask is drawn again
-    from what the pixels show: pixels with :func:`cloud_signs`, grown by two pixels as
-    the SCL's mask is, stay masked; the rest count as clear. Each 8-connected patch of
+    from what the pixels show: pixels with :func:`cloud_signs`, grown by
+    :data:`SIGN_GROW` pixel, stay masked; the rest count as clear. Each 8-connected patch of
     suspect pixels on a date is also judged as a whole: where more than ``max_share`` of
     it shows the signs it is a real cloud, and none of it is kept (a cloud's thin parts
     need not show the signs one pixel at a time). Bright ground the SCL mistook for
@@ -994,7 +1037,7 @@ def activity_index(
         Second-guess the SCL's clouds (it calls bright concrete and arid ground cloud on
         some dates): its cloud mask is drawn again from the pixels, which are masked
         only where they are brighter than their empty state with the spectral signs of
-        cloud (:func:`cloud_signs`), and within two pixels of such; a patch where more
+        cloud (:func:`cloud_signs`), and next to such; a patch where more
         than ``max_cloud_share`` shows the signs is a real cloud and stays masked whole.
         ``note`` says how much was counted as clear. ``recover_clouds=False`` trusts
         the SCL.

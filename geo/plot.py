@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from geo import errors
 from geo.aoi import ACTIVITY_KINDS, AOI
+from geo.select import BeforeAfter
 
 __all__ = [
     "KIND_COLOURS", "zones_map", "draw_zones", "scale_bar", "north_arrow", "stamp",
@@ -645,7 +646,8 @@ def zone_numbers(activity: pd.DataFrame, before: Any, after: Any) -> pd.DataFram
 
 def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path | None = None, *,
                  change: Any = None, activity: pd.DataFrame | None = None, site: str = "",
-                 source: str = "", synthetic: bool = False) -> Figure:
+                 source: str = "", synthetic: bool = False,
+                 pair: BeforeAfter | None = None) -> Figure:
     """A true-colour pair with zone outlines, the change map, and per-zone numbers.
 
     Parameters
@@ -664,6 +666,9 @@ def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path 
         Activity table; its values on the two dates fill the table under the images.
     site, source, synthetic
         Name in the title (default: the AOI's), data source in the footer, SYNTHETIC stamp.
+    pair
+        What the pair was split at (:func:`geo.review.pick_before_after`): said under
+        the title. Without it the figure makes no claim about a change.
 
     Examples
     --------
@@ -705,13 +710,17 @@ def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path 
         assert activity is not None
         _numbers_table(fig.add_subplot(grid[1, :]), zone_numbers(activity, days[0], days[1]),
                        days)
+    height = fig.get_figheight()
     fig.suptitle(f"{site or aoi.name}: before and after, {days[0]:%d %b %Y} against {days[1]:%d %b %Y}",
-                 fontsize=12, fontweight="bold", y=0.985)
+                 fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
+    if pair is not None:
+        fig.text(0.5, 1 - 0.36 / height, f"The pair: {pair.where()}", ha="center", va="top",
+                 fontsize=9.5, wrap=True)
     _footer(fig, f"{_source_text(source, synthetic)}. Scenes {ids[0]} and {ids[1]}. "
                  f"True colour B04/B03/B02, reflectance {RGB_STRETCH[0]:g}-{RGB_STRETCH[1]:g}, "
                  "same stretch for both. Outlines: zones of the AOI (see zones.png).")
-    height = fig.get_figheight()
-    fig.subplots_adjust(left=0.02, right=0.95, top=1 - 0.75 / height, bottom=0.4 / height)
+    top = 1 - (0.95 if pair is not None else 0.75) / height
+    fig.subplots_adjust(left=0.02, right=0.95, top=top, bottom=0.4 / height)
     return _finish(fig, out, synthetic)
 
 

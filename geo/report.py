@@ -31,9 +31,10 @@ import pandas as pd
 
 from geo import errors
 from geo.plot import change_table
+from geo.select import BeforeAfter
 
-__all__ = ["FIGURE_CAPTIONS", "offset_handling", "scene_provenance", "activity_summary",
-           "render_report", "write_report"]
+__all__ = ["FIGURE_CAPTIONS", "figure_caption", "offset_handling", "scene_provenance",
+           "activity_summary", "render_report", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,19 @@ FIGURE_CAPTIONS: dict[str, tuple[str, str]] = {
     "trend": ("Activity per zone over time",
               "Activity index of each key zone on every usable date, with its uncertainty band; "
               "the clear fraction of the key zones below, the selected images marked; key dates "
-              "dashed and numbered; the change point red, its interval shaded."),
+              "dashed and numbered."),
     "before_after": ("Before and after",
-                     "A true-colour pair in the same season either side of the change, the same "
+                     "A true-colour pair of selected images in the same season, the same "
                      "stretch for both, with the change map and each zone's numbers."),
     "contact_sheet": ("The selected images",
                       "Every selected image, with its date, clear fraction and activity."),
     "timelapse": ("Timelapse", "The selected images in date order."),
 }
-"""Title and caption of each figure of the review, by file stem."""
+"""Title and caption of each figure of the review, by file stem.
+
+The captions state only what holds for every review; :func:`figure_caption` adds what
+this review did (whether a change point was found, what the before/after pair is split
+at)."""
 
 _MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 _MAX_EMBED = 40 * 1024 * 1024
@@ -168,8 +173,54 @@ def _harmonise_reasons(items: Iterable[Any] | None) -> dict[str, str]:
     return out
 
 
-def activity_summary(activity: pd.DataFrame, change_points: Any = None) -> pd.DataFrame:
-    """Mean activity per zone before and after the (first) change point, usable dates only.
+def figure_caption(stem: str, change_points: Any = None, pair: BeforeAfter | None = None
+                   ) -> tuple[str, str]:
+    """Title and caption of a figure, saying what this review did.
+
+    Parameters
+    ----------
+    stem
+        Figure file stem (``"trend"``, ``"before_after"``...).
+    change_points
+        What :func:`geo.when.change_points` returned (None: not found or not run).
+    pair
+        The before/after pair (:func:`geo.review.pick_before_after`).
+
+    Examples
+    --------
+    >>> figure_caption("trend")[1].endswith("No change point was found, so none is drawn.")
+    True
+    """
+    title, caption = FIGURE_CAPTIONS.get(stem, (stem.replace("_", " "), ""))
+    if stem == "trend":
+        found = not change_table(change_points).empty
+        caption += (" The change point found is red, its interval shaded." if found
+                    else " No change point was found, so none is drawn.")
+    if stem == "before_after" and pair is not None:
+        caption += f" {pair.caption()}"
+    return title, caption
+
+
+def _summary_split(activity: pd.DataFrame, change_points: Any,
+                   pair: BeforeAfter | None) -> tuple[pd.Timestamp | None, str]:
+    """The date the findings table splits at, and its words."""
+    if pair is not None:
+        return pair.split, pair.split_text()
+    changes = change_table(change_points)
+    if not changes.empty:
+        return changes["date"].iloc[0], f"the change on {changes['date'].iloc[0]:%Y-%m-%d}"
+    if activity is None or activity.empty or "date" not in activity.columns:
+        return None, ""
+    middle = pd.Timestamp(pd.to_datetime(activity["date"]).median()).normalize()
+    return middle, f"{middle:%Y-%m-%d}, the median date of the activity table (no change point)"
+
+
+def activity_summary(activity: pd.DataFrame, change_points: Any = None, *,
+                     split: Any = None) -> pd.DataFrame:
+    """Mean activity per zone before and after a date, usable dates only.
+
+    The date: ``split`` if given, else the (first) change point, else the median date
+    of the usable rows.
 
     Examples
     --------
@@ -177,6 +228,8 @@ def activity_summary(activity: pd.DataFrame, change_points: Any = None) -> pd.Da
     ...     "zone": "a", "kind": "apron", "activity_index": [0.8, 0.2]})
     >>> activity_summary(act, {"date": "2021-06-01"})["after"].tolist()
     [0.2]
+    >>> activity_summary(act, split="2020-06-01")["after"].tolist()
+    [0.5]
     """
     if activity is None or activity.empty or "activity_index" not in activity.columns:
         return pd.DataFrame(columns=["zone", "kind", "before", "after", "change", "dates"])
@@ -185,7 +238,12 @@ def activity_summary(activity: pd.DataFrame, change_points: Any = None) -> pd.Da
     if "flagged" in act.columns:
         act = act[~act["flagged"].astype(bool)]
     changes = change_table(change_points)
-    split = changes["date"].iloc[0] if not changes.empty else act["date"].median()
+    if split is not None:
+        split = pd.Timestamp(split)
+    elif not changes.empty:
+        split = changes["date"].iloc[0]
+    else:
+        split = act["date"].median()
     rows = []
     for (zone, kind), group in act.groupby(["zone", "kind"], sort=True):
         before = group.loc[group["date"] < split, "activity_index"].mean()
@@ -253,14 +311,15 @@ def _table(frame: pd.DataFrame, columns: Sequence[str], *, highlight: str | None
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _figures(figures: Mapping[str, Path | str]) -> str:
+def _figures(figures: Mapping[str, Path | str], change_points: Any = None,
+             pair: BeforeAfter | None = None) -> str:
     parts = []
     for stem, path in figures.items():
         path = Path(path)
         if not path.is_file():
             log.warning("figure %s missing: %s", stem, path)
             continue
-        title, caption = FIGURE_CAPTIONS.get(stem, (stem.replace("_", " "), ""))
+        title, caption = figure_caption(stem, change_points, pair)
         parts.append(f'<figure id="fig-{html.escape(stem)}"><h3>{html.escape(title)}</h3>'
                      f'<img alt="{html.escape(title)}" src="{_embed(path)}">'
                      f"<figcaption>{html.escape(caption)} Full-quality file: <code>"
@@ -268,7 +327,8 @@ def _figures(figures: Mapping[str, Path | str]) -> str:
     return "\n".join(parts)
 
 
-def _method(synthetic: bool, n_images: int, min_clear: float) -> str:
+def _method(synthetic: bool, n_images: int, min_clear: float,
+            pair: BeforeAfter | None = None) -> str:
     items = [
         "Search: every Sentinel-2 L2A item over the AOI in the period, duplicates of one pass "
         "(two tiles, sequence numbers, reprocessing) collapsed to one per solar day.",
@@ -288,6 +348,12 @@ def _method(synthetic: bool, n_images: int, min_clear: float) -> str:
         "time, the clearest date over the key zones in each; the clear images nearest the key "
         f"dates always included; dates under {min_clear:.0%} clear only as a last resort. "
         "The selection never looks at activity, so it cannot cherry-pick.",
+        "Before/after pair: split at the main change point; without one, at the first key "
+        "date within the selected images' span that asks for an image; without any, at the "
+        "median selected date. Before: the clearest selected image before the split; after: "
+        "a selected image after it (at least 180 days after where there is one), nearest in "
+        "day of year (same season)."
+        + (f" This review's pair: {pair.caption()}" if pair is not None else ""),
     ]
     limits = [
         "At 10 m a large aircraft covers a few pixels and cars are sub-pixel: the index "
@@ -321,6 +387,8 @@ def render_report(
     files: Sequence[str] = (),
     min_clear: float = 0.6,
     notes: Sequence[str] = (),
+    pair: BeforeAfter | None = None,
+    period_why: str = "",
 ) -> str:
     """Render the review as one self-contained HTML page (a string).
 
@@ -352,6 +420,11 @@ def render_report(
         The selection's clear-fraction threshold (for the method text).
     notes
         Extra remarks (e.g. steps that could not run), shown near the top.
+    pair
+        The before/after pair (:func:`geo.review.pick_before_after`): what it is split
+        at goes into its caption, the facts and the findings.
+    period_why
+        Why the period is this one (:attr:`geo.review.ReviewPeriod.why`).
 
     Returns
     -------
@@ -361,7 +434,8 @@ def render_report(
     start, end = (pd.Timestamp(p).date() for p in period)
     sel = scenes[scenes["selected"].astype(bool)] if "selected" in scenes.columns else scenes
     changes = change_table(change_points)
-    summary = activity_summary(activity, change_points)
+    split, split_words = _summary_split(activity, change_points, pair)
+    summary = activity_summary(activity, change_points, split=split)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>{html.escape(site)}: review {start} to {end}</title>",
              f"<style>{_CSS}</style></head><body>"]
@@ -370,17 +444,19 @@ def render_report(
                      "real imagery. Do not cite these numbers as observations.</p>")
     parts.append(f"<h1>{html.escape(site)}: was it busy or idle, and when did that change?</h1>")
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    parts.append(f'<p class="meta">Review of Sentinel-2 L2A imagery, {start} to {end}. '
-                 f"Generated {generated} by geo {_version()}.</p>")
-    parts.append(_facts(source, scenes, sel, activity, changes, synthetic))
+    why = f" (period: {period_why})" if period_why else ""
+    parts.append(f'<p class="meta">Review of Sentinel-2 L2A imagery, {start} to {end}'
+                 f"{html.escape(why)}. Generated {generated} by geo {_version()}.</p>")
+    parts.append(_facts(source, scenes, sel, activity, changes, synthetic,
+                        period=f"{start} to {end}" + (f": {period_why}" if period_why else ""),
+                        pair=pair))
     for note in notes:
         parts.append(f'<p class="meta"><b>Note:</b> {html.escape(str(note))}</p>')
     if not summary.empty:
-        split = "the change point" if not changes.empty else "the middle of the period"
-        parts.append(f"<h2 id='findings'>Activity before and after {split}</h2>"
+        parts.append(f"<h2 id='findings'>Activity before and after {html.escape(split_words)}</h2>"
                      "<p>Mean activity index of each key zone over usable dates.</p>"
                      + _table(summary, ["zone", "kind", "before", "after", "change", "dates"]))
-    parts.append("<h2 id='figures'>Figures</h2>" + _figures(figures))
+    parts.append("<h2 id='figures'>Figures</h2>" + _figures(figures, change_points, pair))
     if events:
         ev = pd.DataFrame({"date": [pd.Timestamp(e.date) for e in events],
                            "event": [e.label for e in events],
@@ -389,7 +465,7 @@ def render_report(
     parts.append(f"<h2 id='selected'>The {len(sel)} selected images</h2>"
                  + _table(sel, ["date", "item_ids", "clear_fraction", "activity", "key_date",
                                 "reason"], percent=["clear_fraction"]))
-    parts.append(_method(synthetic, len(sel), min_clear))
+    parts.append(_method(synthetic, len(sel), min_clear, pair))
     prov = provenance if provenance is not None else scenes.rename(columns={"item_ids": "item_id"})
     parts.append(f"<h2 id='provenance'>Provenance of every scene ({len(prov)})</h2>"
                  "<p>Each scene's id, date, clear fraction over the key zones, processing "
@@ -415,15 +491,19 @@ def _version() -> str:
 
 
 def _facts(source: str, scenes: pd.DataFrame, sel: pd.DataFrame, activity: pd.DataFrame,
-           changes: pd.DataFrame, synthetic: bool) -> str:
+           changes: pd.DataFrame, synthetic: bool, *, period: str,
+           pair: BeforeAfter | None) -> str:
     cp = "; ".join(f"{r.date:%Y-%m-%d} (interval {r.lower:%Y-%m-%d} to {r.upper:%Y-%m-%d})"
                    for r in changes.itertuples()) or "none found"
     zones = activity["zone"].nunique() if "zone" in activity.columns else 0
     facts = [("Imagery source", f"{source}{' (synthetic scenario)' if synthetic else ''}"),
+             ("Period", period),
              ("Dates found", str(len(scenes))),
              ("Images selected", str(len(sel))),
              ("Key zones measured", str(zones)),
              ("Change point", cp)]
+    if pair is not None:
+        facts.append(("Before/after pair", pair.caption()))
     return "<dl class='facts'>" + "".join(
         f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in facts) + "</dl>"
 

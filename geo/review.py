@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,18 +35,20 @@ from geo import report as greport
 from geo._memory import return_freed_memory
 from geo.aoi import AOI
 from geo.aoi import load as load_aoi
-from geo.select import KeyDate, events_for, select_scenes
+from geo.select import Basis, BeforeAfter, KeyDate, events_for, select_scenes
 
-__all__ = ["OUTPUTS", "ReviewResult", "run_review", "review_stack", "check_period",
-           "check_source", "pick_before_after"]
+__all__ = ["OUTPUTS", "BAGRAM_PERIOD", "ReviewPeriod", "ReviewResult", "run_review",
+           "review_stack", "check_day", "check_period", "check_source", "choose_period",
+           "latest_pass", "main_change", "pick_before_after"]
 
 log = logging.getLogger(__name__)
 
 OUTPUTS: dict[str, str] = {
     "activity.csv": "activity index per (date, zone), as geo.activity_index returns it",
     "scenes.csv": "every date: item ids, clear fraction over key zones, selected, reason",
-    "trend.png": "activity per zone over time, clear fraction, key dates, change point",
-    "before_after.png": "a true-colour pair either side of the change, change map, numbers",
+    "trend.png": "activity per zone over time, clear fraction, key dates, change point if found",
+    "before_after.png": "a true-colour pair in one season, split at the change point or, "
+                        "without one, at a key date (its title says which); change map, numbers",
     "contact_sheet.png": "the selected images in a grid",
     "zones.png": "the AOI's zones over a clear scene",
     "timelapse.gif": "the selected images, animated",
@@ -54,8 +57,52 @@ OUTPUTS: dict[str, str] = {
 }
 """Files a review folder holds, with what each is."""
 
+BAGRAM_PERIOD: tuple[str, str] = ("2020-10-01", "2025-09-30")
+"""Bagram's default period: that of the BBC's 2025 review (late 2020 to 2025)."""
+
+DEFAULT_YEARS = 5
+"""Length of the default period of sites other than Bagram, in years."""
+
+SENTINEL2_START = "2015-06-23"
+"""Launch of Sentinel-2A: no pass is older."""
+
 _STEPS = ("search", "load", "clear fractions", "activity index", "change points",
           "select scenes", "change map", "figures", "report")
+
+
+@dataclass(frozen=True)
+class ReviewPeriod:
+    """A review's period and why it is that one.
+
+    Attributes
+    ----------
+    start, end
+        First and last day, inclusive.
+    basis
+        How it was chosen: ``"given"`` (both ends given), ``"bagram"`` (Bagram's default,
+        :data:`BAGRAM_PERIOD`), ``"latest pass"`` (five years to the latest pass),
+        ``"from start"`` / ``"from end"`` (one end given, the other derived), ``"stack"``
+        (the first and last dates of the imagery given to :func:`review_stack`).
+    why
+        The reason in words, for the notes and the report.
+
+    Examples
+    --------
+    >>> p = ReviewPeriod(pd.Timestamp("2020-10-01"), pd.Timestamp("2025-09-30"), "given",
+    ...                  "as given (--start/--end)")
+    >>> p.note
+    'period: as given (--start/--end); 2020-10-01 to 2025-09-30'
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    basis: str
+    why: str
+
+    @property
+    def note(self) -> str:
+        """``"period: <why>; <start> to <end>"``, as the review's notes give it."""
+        return f"period: {self.why}; {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}"
 
 
 @dataclass
@@ -83,7 +130,11 @@ class ReviewResult:
     n_items
         Items found by the search.
     notes
-        Steps that were skipped or degraded, in words.
+        Why the period is what it is, then steps that were skipped or degraded, in words.
+    pair
+        The before/after pair and what it was split at (:class:`geo.select.BeforeAfter`).
+    period
+        The period and why it was chosen (:class:`ReviewPeriod`).
     """
 
     out: Path
@@ -97,11 +148,55 @@ class ReviewResult:
     synthetic: bool
     n_items: int
     notes: list[str] = field(default_factory=list)
+    pair: BeforeAfter | None = None
+    period: ReviewPeriod | None = None
 
     @property
     def selected(self) -> pd.DataFrame:
         """The selected rows of :attr:`scenes`."""
         return self.scenes[self.scenes["selected"]]
+
+
+def check_day(name: str, value: Any) -> pd.Timestamp:
+    """Parse one end of a review period (a day, not in the future).
+
+    Parameters
+    ----------
+    name
+        ``"start"`` or ``"end"``, for the message.
+    value
+        Anything :class:`pandas.Timestamp` reads (``"2020-10-01"``, a date).
+
+    Returns
+    -------
+    pandas.Timestamp
+        The day (midnight, no time zone).
+
+    Examples
+    --------
+    >>> check_day("start", "2020-10-01 14:00")
+    Timestamp('2020-10-01 00:00:00')
+    >>> check_day("start", "soon")
+    Traceback (most recent call last):
+    ...
+    geo.errors.ReviewError: start 'soon' is not a date: use YYYY-MM-DD, e.g. 2020-10-01
+    """
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise errors.ReviewError(
+            f"{name} {value!r} is not a date: use YYYY-MM-DD, e.g. 2020-10-01"
+        ) from exc
+    if stamp is pd.NaT or pd.isna(stamp):
+        raise errors.ReviewError(f"{name} {value!r} is not a date: use YYYY-MM-DD")
+    stamp = stamp.tz_localize(None) if stamp.tzinfo else stamp
+    today = pd.Timestamp.now().normalize()
+    if stamp > today:
+        raise errors.ReviewError(
+            f"{name} {stamp.date()} is in the future (today is {today.date()}): no image "
+            f"of it exists yet; give {today.date()} or an earlier date"
+        )
+    return stamp.normalize()
 
 
 def check_period(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -116,30 +211,171 @@ def check_period(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     ...
     geo.errors.ReviewError: start 2025-01-01 is after end 2020-01-01: give the earlier date as start
     """
-    parsed = []
-    for name, value in (("start", start), ("end", end)):
-        try:
-            stamp = pd.Timestamp(value)
-        except (ValueError, TypeError) as exc:
-            raise errors.ReviewError(
-                f"{name} {value!r} is not a date: use YYYY-MM-DD, e.g. 2020-10-01"
-            ) from exc
-        if stamp is pd.NaT or pd.isna(stamp):
-            raise errors.ReviewError(f"{name} {value!r} is not a date: use YYYY-MM-DD")
-        parsed.append(stamp.tz_localize(None) if stamp.tzinfo else stamp)
-    t0, t1 = parsed
-    today = pd.Timestamp.now().normalize()
-    for name, stamp in (("start", t0), ("end", t1)):
-        if stamp > today:
-            raise errors.ReviewError(
-                f"{name} {stamp.date()} is in the future (today is {today.date()}): no image "
-                f"of it exists yet; give {today.date()} or an earlier date"
-            )
+    t0, t1 = check_day("start", start), check_day("end", end)
     if t0 > t1:
         raise errors.ReviewError(
             f"start {t0.date()} is after end {t1.date()}: give the earlier date as start"
         )
-    return t0.normalize(), t1.normalize()
+    return t0, t1
+
+
+def _years(day: pd.Timestamp, years: int) -> pd.Timestamp:
+    """The same day ``years`` calendar years later (earlier if negative)."""
+    return pd.Timestamp(day) + pd.DateOffset(years=years)
+
+
+def _n_years(years: int) -> str:
+    """``"five years"``; digits above ten."""
+    words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+    count = words[years] if 0 <= years < len(words) else str(years)
+    return f"{count} year{'' if years == 1 else 's'}"
+
+
+def choose_period(site: str, start: Any = None, end: Any = None, *,
+                  latest: Callable[[], pd.Timestamp], years: int = DEFAULT_YEARS,
+                  ) -> ReviewPeriod:
+    """The review period, from what was given, and why it is that one.
+
+    - Both ends given: as given.
+    - Neither, site ``bagram``: :data:`BAGRAM_PERIOD`, the BBC review's.
+    - Neither, any other site: the ``years`` years ending at the latest available pass
+      (``start = end - years + 1 day``).
+    - Only ``start``: ``years`` years from it, cut at the latest pass if that lies in
+      the future. Only ``end``: the ``years`` years ending on it.
+
+    Parameters
+    ----------
+    site
+        The AOI's name (:attr:`geo.aoi.AOI.name`).
+    start, end
+        The ends given (``None``: not given).
+    latest
+        Returns the date of the latest available pass; called only when needed (see
+        :func:`latest_pass`).
+    years
+        Length of a derived period.
+
+    Returns
+    -------
+    ReviewPeriod
+
+    Raises
+    ------
+    geo.errors.ReviewError
+        A given end is not a date or in the future, or start is after end.
+
+    Examples
+    --------
+    >>> fake = lambda: pd.Timestamp("2026-11-28")
+    >>> p = choose_period("shindand", latest=fake)
+    >>> str(p.start.date()), str(p.end.date()), p.why
+    ('2021-11-29', '2026-11-28', 'the five years ending at the latest available pass, 2026-11-28')
+    >>> choose_period("bagram", latest=fake).basis
+    'bagram'
+    """
+    if start is not None and end is not None:
+        t0, t1 = check_period(start, end)
+        return ReviewPeriod(t0, t1, "given", "as given (--start/--end)")
+    if start is not None:
+        return _from_start(check_day("start", start), latest, years)
+    if end is not None:
+        return _from_end(check_day("end", end), years)
+    if site.lower() == "bagram":
+        t0, t1 = check_period(*BAGRAM_PERIOD)
+        return ReviewPeriod(t0, t1, "bagram", "Bagram's default period, the BBC review's "
+                            "(its 2025 review of images from late 2020 to 2025)")
+    t1 = check_day("latest pass", latest())
+    return ReviewPeriod(_years(t1, -years) + pd.Timedelta(days=1), t1, "latest pass",
+                        f"the {_n_years(years)} ending at the latest available pass, "
+                        f"{t1:%Y-%m-%d}")
+
+
+def _from_end(t1: pd.Timestamp, years: int) -> ReviewPeriod:
+    """The period of a given end: the ``years`` years ending on it."""
+    t0 = _years(t1, -years) + pd.Timedelta(days=1)
+    return ReviewPeriod(t0, t1, "from end", f"end as given (--end), start {_n_years(years)} "
+                        f"earlier, {t0:%Y-%m-%d} (no --start)")
+
+
+def _from_start(t0: pd.Timestamp, latest: Callable[[], pd.Timestamp],
+                years: int) -> ReviewPeriod:
+    """The period of a given start: ``years`` years, cut at the latest pass if in the future."""
+    t1 = _years(t0, years) - pd.Timedelta(days=1)
+    if t1 <= pd.Timestamp.now().normalize():
+        return ReviewPeriod(t0, t1, "from start", f"start as given (--start), end "
+                            f"{_n_years(years)} later, {t1:%Y-%m-%d} (no --end)")
+    t1 = max(check_day("latest pass", latest()), t0)
+    return ReviewPeriod(t0, t1, "from start", f"start as given (--start), end the latest "
+                        f"available pass, {t1:%Y-%m-%d} ({_n_years(years)} after the start "
+                        "is in the future; no --end)")
+
+
+def latest_pass(area: AOI, source: str | Path, *, store: Any = None, offline: bool = False,
+                today: Any = None, windows: tuple[int | None, ...] = (60, 365, None),
+                ) -> pd.Timestamp:
+    """The day of the latest pass over an AOI that the source holds.
+
+    Searches the last ``windows[0]`` days before today, then each wider window
+    (``None``: back to the launch of Sentinel-2A, :data:`SENTINEL2_START`) until one
+    holds an item, so a live archive costs one small search.
+
+    Parameters
+    ----------
+    area
+        The AOI.
+    source, store, offline
+        As for :func:`geo.search`.
+    today
+        The day to look back from (default: today).
+    windows
+        Days to look back, in order.
+
+    Returns
+    -------
+    pandas.Timestamp
+        The UTC day of the latest item.
+
+    Raises
+    ------
+    geo.errors.NoImagery
+        No item at all since :data:`SENTINEL2_START`.
+    geo.errors.OfflineMiss
+        Offline, and the store has no answer to the search.
+
+    Examples
+    --------
+    >>> latest_pass(load_aoi("bagram"), "earth-search")  # doctest: +SKIP
+    Timestamp('2026-11-28 00:00:00')
+    """
+    from geo.search import search
+
+    end = pd.Timestamp(pd.Timestamp.now() if today is None else today).normalize()
+    kwargs: dict[str, Any] = {"source": source, "progress": False}
+    if store is not None:
+        kwargs.update(store=store, offline=offline)
+    for days in windows:
+        begin = end - pd.Timedelta(days=days) if days else pd.Timestamp(SENTINEL2_START)
+        log.info("latest pass of %s: searching %s..%s", area.name, begin.date(), end.date())
+        try:
+            items = search(area, begin.date(), end.date(), **kwargs)
+        except errors.NoImagery:
+            continue
+        except errors.OfflineMiss as exc:
+            raise errors.OfflineMiss(
+                f"{exc} Without --start/--end, {area.name}'s period ends at its latest pass, "
+                "which needs a search: give --start and --end to review from the store only."
+            ) from exc
+        return max(_item_day(i) for i in items)
+    raise errors.NoImagery(
+        f"No Sentinel-2 L2A item of {area.name} in {source} between {SENTINEL2_START} and "
+        f"{end.date()}: check the source and the AOI"
+    )
+
+
+def _item_day(item: Any) -> pd.Timestamp:
+    when = item.datetime or item.properties.get("start_datetime")
+    stamp = pd.Timestamp(when)
+    return (stamp.tz_convert(None) if stamp.tzinfo else stamp).normalize()
 
 
 def check_source(source: str | Path) -> str:
@@ -169,36 +405,76 @@ def _check_images(images: Any) -> int:
     return int(images)
 
 
+def main_change(change_points: Any) -> pd.DataFrame:
+    """The main change point as a one-row table (``date``, ``lower``, ``upper``), or empty.
+
+    The main change of a :class:`geo.when.ChangePoints` is its largest step; of a table or
+    list, the first row.
+
+    Examples
+    --------
+    >>> main_change({"date": "2021-08-01"})["date"].dt.strftime("%Y-%m-%d").tolist()
+    ['2021-08-01']
+    >>> main_change(None).empty
+    True
+    """
+    main = getattr(change_points, "main", None)  # geo.when.ChangePoints: the largest step
+    table = gplot.change_table(main.to_frame().T if isinstance(main, pd.Series)
+                               else change_points)
+    return table.head(1)
+
+
+def _split_at(sel: pd.DataFrame, change_points: Any, events: tuple[KeyDate, ...]
+              ) -> tuple[Basis, pd.Timestamp, pd.Timestamp, pd.Timestamp, str]:
+    """(basis, split date, lower, upper, event label) of the before/after pair."""
+    change = main_change(change_points)
+    if not change.empty:
+        row = change.iloc[0]
+        return "change point", row["date"], row["lower"], row["upper"], ""
+    first, last = sel["date"].min(), sel["date"].max()
+    inside = sorted((e for e in events if e.required and first < e.date <= last),
+                    key=lambda e: e.date)
+    if inside:
+        return "key date", inside[0].date, inside[0].date, inside[0].date, inside[0].label
+    middle = pd.Timestamp(sel["date"].median()).normalize()
+    return "median date", middle, middle, middle, ""
+
+
 def pick_before_after(scenes: pd.DataFrame, change_points: Any = None,
                       events: tuple[KeyDate, ...] = (), *, settle_days: int = 180
-                      ) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Choose the before/after pair among the selected scenes.
+                      ) -> BeforeAfter:
+    """Choose the before/after pair among the selected scenes, and say what it is split at.
 
-    *Before*: the clearest selected scene before the change (the change point's lower
-    bound; without one, the first required key date; without any, the middle of the
-    period), the earliest on ties. *After*: among selected scenes at least
-    ``settle_days`` after the change (the upper bound), the one closest in day of year to
-    *before* (same season: comparable sun and snow), then the clearest, then the earliest.
+    The split: the main change point (:func:`main_change`); without one, the first
+    required key date within the selected images' span; without any, their median date.
+    *Before*: the clearest selected scene before the split (the change point's lower
+    bound), the earliest on ties. *After*: among selected scenes at least ``settle_days``
+    after the split (the upper bound), the one closest in day of year to *before* (same
+    season: comparable sun and snow), then the clearest, then the earliest. When no
+    selected scene lies on one side, an early and a later scene are taken and the result
+    says so (``straddles`` False).
+
+    Returns
+    -------
+    geo.select.BeforeAfter
+        The two dates, the basis (``"change point"``, ``"key date"``, ``"median date"``)
+        and the date split at; its :meth:`~geo.select.BeforeAfter.where` words captions.
 
     Examples
     --------
     >>> s = pd.DataFrame({"date": pd.to_datetime(["2020-10-05", "2021-03-01", "2022-10-10",
     ...                   "2023-03-01"]), "clear_fraction": 1.0, "selected": True})
-    >>> [d.date().isoformat() for d in pick_before_after(s, {"date": "2021-08-01"})]
-    ['2020-10-05', '2022-10-10']
+    >>> pair = pick_before_after(s, {"date": "2021-08-01"})
+    >>> [d.date().isoformat() for d in (pair.before, pair.after)], pair.basis
+    (['2020-10-05', '2022-10-10'], 'change point')
+    >>> pick_before_after(s).where()
+    'either side of 2021-12-20, the median date of the selected images (no change point, no key date)'
     """
     sel = scenes[scenes["selected"].astype(bool)].copy()
     if len(sel) < 2:
         raise errors.ReviewError("a before/after pair needs at least 2 selected images")
     sel["date"] = pd.to_datetime(sel["date"])
-    main = getattr(change_points, "main", None)  # geo.when.ChangePoints: the largest step
-    changes = gplot.change_table(main.to_frame().T if isinstance(main, pd.Series)
-                                 else change_points)
-    if not changes.empty:
-        lower, upper = changes["lower"].iloc[0], changes["upper"].iloc[0]
-    else:
-        required = [e.date for e in events if e.required]
-        lower = upper = min(required) if required else sel["date"].median()
+    basis, split, lower, upper, event = _split_at(sel, change_points, events)
     before_pool = sel[sel["date"] < lower]
     if before_pool.empty:
         before_pool = sel.iloc[: max(1, len(sel) // 2)]
@@ -213,15 +489,17 @@ def pick_before_after(scenes: pd.DataFrame, change_points: Any = None,
     after_pool = after_pool.assign(season_gap=np.minimum(gap, 365 - gap))
     after = after_pool.sort_values(["season_gap", "clear_fraction", "date"],
                                    ascending=[True, False, True]).iloc[0]
-    return pd.Timestamp(before["date"]), pd.Timestamp(after["date"])
+    b, a = pd.Timestamp(before["date"]), pd.Timestamp(after["date"])
+    return BeforeAfter(b, a, basis, pd.Timestamp(split), event,
+                       straddles=bool(b < lower and a >= upper))
 
 
 def run_review(
     aoi: AOI | str | Path,
     *,
     source: str | Path = "earth-search",
-    start: Any = "2020-10-01",
-    end: Any = "2025-09-30",
+    start: Any = None,
+    end: Any = None,
     images: int = 30,
     out: str | Path = "review",
     offline: bool = False,
@@ -243,7 +521,10 @@ def run_review(
         ``"earth-search"``, ``"planetary-computer"``, a STAC API URL, or a local catalog
         (folder or ``.parquet``/``.ndjson`` file), as :func:`geo.search` takes.
     start, end
-        The period (``YYYY-MM-DD``), inclusive.
+        The period (``YYYY-MM-DD``), inclusive. Without them, Bagram's default
+        (:data:`BAGRAM_PERIOD`, the BBC review's) for ``"bagram"``, and for any other site
+        the five years ending at the latest available pass; with one, the other is five
+        years away (see :func:`choose_period`). The report and notes say which.
     images
         How many images to select (default 30).
     out
@@ -289,13 +570,18 @@ def run_review(
     >>> int(res.scenes["selected"].sum())                        # doctest: +SKIP
     30
     """
-    t0, t1 = check_period(start, end)
+    for name, value in (("start", start), ("end", end)):
+        if value is not None:
+            check_day(name, value)  # a bad date fails before any search
     n = _check_images(images)
     source = check_source(source)
     area = aoi if isinstance(aoi, AOI) else load_aoi(aoi)
-    items = _search(area, t0, t1, source, progress, store, offline)
+    period = choose_period(area.name, start, end, latest=lambda: latest_pass(
+        area, source, store=store, offline=offline))
+    log.info("%s", period.note)
+    items = _search(area, period.start, period.end, source, progress, store, offline)
     stack = _load(items, area, resolution, store, offline, progress)
-    return review_stack(stack, area, items=items, start=t0, end=t1, images=n, out=out,
+    return review_stack(stack, area, items=items, period=period, images=n, out=out,
                         key_dates=key_dates, min_clear=min_clear,
                         source_label=source_label or str(source),
                         timelapse_size=timelapse_size)
@@ -308,6 +594,7 @@ def review_stack(
     items: list[Any] | None = None,
     start: Any = None,
     end: Any = None,
+    period: ReviewPeriod | None = None,
     images: int = 30,
     out: str | Path = "review",
     key_dates: tuple[KeyDate, ...] | None = None,
@@ -330,6 +617,9 @@ def review_stack(
         The items loaded (for the count and the offset handling in the provenance).
     start, end
         The period (default: the stack's first and last dates).
+    period
+        The period and why it was chosen (:func:`choose_period`); overrides ``start``
+        and ``end``.
     clear, activity, change_points
         Precomputed results of :func:`geo.mask.zone_clear_fraction`,
         :func:`geo.activity_index` and :func:`geo.when.change_points`; computed when None.
@@ -348,8 +638,8 @@ def review_stack(
     (6, 'activity.csv')
     """
     times = pd.DatetimeIndex(stack["time"].values)
-    t0, t1 = check_period(times.min() if start is None else start,
-                          times.max() if end is None else end)
+    period = period or _stack_period(times, start, end)
+    t0, t1 = period.start, period.end
     n = _check_images(images)
     area = aoi if isinstance(aoi, AOI) else load_aoi(aoi)
     events = key_dates if key_dates is not None else events_for(area)
@@ -369,11 +659,12 @@ def review_stack(
                            activity=activity if not activity.empty else None,
                            min_clear=min_clear)
     files = _write_tables(folder, activity, scenes)
-    before, after = pick_before_after(scenes, changes, events)
-    change = _change_map(stack, before, after, folder, files, notes)
+    pair = pick_before_after(scenes, changes, events)
+    log.info("before/after: %s", pair.caption())
+    change = _change_map(stack, pair.before, pair.after, folder, files, notes)
     _step(7, "figures")
     _figures(folder, files, stack=stack, aoi=area, scenes=scenes, activity=activity,
-             changes=changes, events=events, before=before, after=after, change=change,
+             changes=changes, events=events, pair=pair, change=change,
              label=source_label, synthetic=synthetic, timelapse_size=timelapse_size)
     provenance = greport.scene_provenance(stack, scenes, items=items or None)
     _step(8, "report")
@@ -384,13 +675,26 @@ def review_stack(
         folder / "report.html", site=_site_name(area), period=(t0, t1), source=source_label,
         scenes=scenes, activity=activity, provenance=provenance, change_points=changes,
         events=events, synthetic=synthetic, min_clear=min_clear, notes=notes, figures=figures,
-        files=sorted({*files, "report.html"}),
+        files=sorted({*files, "report.html"}), pair=pair, period_why=period.why,
     )
     log.info("review written to %s (%d files)", folder, len(files))
     return ReviewResult(out=folder, files=files, scenes=scenes, activity=activity,
-                        change_points=changes, provenance=provenance, before=before,
-                        after=after, synthetic=synthetic, n_items=len(items) or len(times),
-                        notes=notes)
+                        change_points=changes, provenance=provenance, before=pair.before,
+                        after=pair.after, synthetic=synthetic, n_items=len(items) or len(times),
+                        notes=[period.note, *notes], pair=pair, period=period)
+
+
+def _stack_period(times: pd.DatetimeIndex, start: Any, end: Any) -> ReviewPeriod:
+    """The period of :func:`review_stack` without a :class:`ReviewPeriod`."""
+    t0, t1 = check_period(times.min() if start is None else start,
+                          times.max() if end is None else end)
+    if start is not None and end is not None:
+        return ReviewPeriod(t0, t1, "given", "as given (start, end)")
+    if start is None and end is None:
+        return ReviewPeriod(t0, t1, "stack", "the first and last dates of the imagery reviewed")
+    given, other = ("start", "last") if start is not None else ("end", "first")
+    return ReviewPeriod(t0, t1, "stack", f"{given} as given, the other end the {other} date "
+                        "of the imagery reviewed")
 
 
 def _step(i: int, name: str) -> None:
@@ -535,7 +839,7 @@ def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,
              scenes: pd.DataFrame, activity: pd.DataFrame, changes: Any,
-             events: tuple[KeyDate, ...], before: pd.Timestamp, after: pd.Timestamp,
+             events: tuple[KeyDate, ...], pair: BeforeAfter,
              change: Any, label: str, synthetic: bool, timelapse_size: int) -> None:
     import matplotlib.pyplot as plt
 
@@ -547,9 +851,9 @@ def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,
                                              **common),
         "trend.png": lambda p: gplot.trend(activity, p, scenes=scenes, events=events,
                                            change_points=changes, site=site, **common),
-        "before_after.png": lambda p: gplot.before_after(stack, aoi, before, after, p,
+        "before_after.png": lambda p: gplot.before_after(stack, aoi, pair.before, pair.after, p,
                                                          change=change, activity=activity,
-                                                         site=site, **common),
+                                                         site=site, pair=pair, **common),
         "contact_sheet.png": lambda p: gplot.contact_sheet(stack, scenes, p, aoi=aoi, site=site,
                                                            **common),
     }

@@ -44,10 +44,15 @@ REVIEW_HELP = f"""Review a site: choose N images over a period, draw figures, wr
 
 Searches the source for every Sentinel-2 L2A image of the AOI in the period, loads only \
 the AOI's pixels, measures the clear fraction and activity index of every key zone on \
-every date, finds the change point, chooses the images (spread over the period, clearest \
+every date, looks for a change point, chooses the images (spread over the period, clearest \
 over the key zones, always around the key dates), and writes to --out: activity.csv, \
 scenes.csv, trend.png, before_after.png, contact_sheet.png, zones.png, timelapse.gif, \
 change.tif and report.html.
+
+The period: --start/--end. Without them, Bagram keeps the BBC review's period \
+(2020-10-01 to 2025-09-30) and any other site gets the five years ending at its latest \
+available pass (a small search of the source finds it). With only one of them, the other \
+is five years away. The report says which rule gave the period.
 
 Examples:
 
@@ -155,13 +160,16 @@ def _guard(run: Callable[[], Any]) -> Any:
         raise typer.Exit(130) from None
 
 
-def _check_args(aoi: str, source: str, start: str, end: str) -> Any:
+def _check_args(aoi: str, source: str, start: str | None, end: str | None) -> Any:
     """Check the arguments before any work; raise typer.BadParameter naming the option."""
     from geo.aoi import load as load_aoi
-    from geo.review import check_period, check_source
+    from geo.review import check_day, check_period, check_source
 
     try:
-        check_period(start, end)
+        if start is not None and end is not None:
+            check_period(start, end)
+        elif start is not None or end is not None:
+            check_day("start" if start is not None else "end", start or end)
     except errors.ReviewError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--start' / '--end'") from None
     try:
@@ -188,9 +196,11 @@ def _summary(result: Any) -> None:
         table.add_row(name, f"{size / 1024:,.0f} kB", OUTPUTS.get(name, ""))
     console.print(table)
     sel = result.selected
+    pair = getattr(result, "pair", None)
+    where = f" ({pair.where()})" if pair is not None else ""
     console.print(f"{len(result.scenes)} dates, {len(sel)} selected "
                   f"({sel['date'].min():%Y-%m-%d} .. {sel['date'].max():%Y-%m-%d}); "
-                  f"before/after: {result.before:%Y-%m-%d} / {result.after:%Y-%m-%d}")
+                  f"before/after: {result.before:%Y-%m-%d} / {result.after:%Y-%m-%d}{where}")
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
 
@@ -207,8 +217,12 @@ def review(
                                      help="earth-search, planetary-computer, a STAC API URL, "
                                           "or a local catalog (folder or .parquet/.ndjson); "
                                           "once for all sites or once per site."),
-    start: str = typer.Option("2020-10-01", "--start", help="First day (YYYY-MM-DD)."),
-    end: str = typer.Option("2025-09-30", "--end", help="Last day (YYYY-MM-DD)."),
+    start: str | None = typer.Option(None, "--start",
+                                     help="First day (YYYY-MM-DD); default: see the period "
+                                          "rule above."),
+    end: str | None = typer.Option(None, "--end",
+                                   help="Last day (YYYY-MM-DD); default: see the period "
+                                        "rule above."),
     images: int = typer.Option(30, "--images", "-n", min=1, help="Images to select."),
     out: Path = typer.Option(Path("review"), "--out", "-o",
                              help="Review folder to write (with several sites: one "
@@ -293,20 +307,22 @@ def demo(
 
 def run_demo(out: Path, *, profile: str = "full", images: int = 30, cache: Path | None = None,
              seed: int = 0, rebuild: bool = False, progress: bool = True,
-             start: str = "2020-10-01", end: str = "2025-09-30") -> Any:
+             start: str | None = None, end: str | None = None) -> Any:
     """Build (if needed) and serve the scenario, then review it over loopback.
 
-    Returns the :class:`geo.review.ReviewResult`. Used by ``geo demo`` and the tests.
+    ``start``/``end`` (default: Bagram's default period, :data:`geo.review.BAGRAM_PERIOD`)
+    are the scenario's and the review's period. Returns the
+    :class:`geo.review.ReviewResult`. Used by ``geo demo`` and the tests.
     """
     from geo import scenario
-    from geo.review import run_review
+    from geo.review import BAGRAM_PERIOD, run_review
 
     folder = Path(cache or default_cache(profile, seed))
     if rebuild or not (folder / "manifest.json").is_file():
         console.print(f"building the synthetic scenario ({profile}) in {folder} ...")
         folder.parent.mkdir(parents=True, exist_ok=True)
-        scenario.build("bagram", folder, seed=seed, start=start, end=end, profile=profile,
-                       overwrite=True)
+        scenario.build("bagram", folder, seed=seed, start=start or BAGRAM_PERIOD[0],
+                       end=end or BAGRAM_PERIOD[1], profile=profile, overwrite=True)
     else:
         console.print(f"using the cached scenario in {folder}")
     with scenario.serve(folder) as server:

@@ -33,11 +33,13 @@ import pandas as pd
 from geo import errors
 from geo.aoi import ACTIVITY_KINDS, AOI
 
-__all__ = ["KeyDate", "BAGRAM_EVENTS", "events_for", "key_zone_table", "select_scenes"]
+__all__ = ["KeyDate", "BAGRAM_EVENTS", "BeforeAfter", "events_for", "key_zone_table",
+           "select_scenes"]
 
 log = logging.getLogger(__name__)
 
 Side = Literal["before", "after", "nearest"]
+Basis = Literal["change point", "key date", "median date"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,88 @@ class KeyDate:
                 f"key date {label!r}: side {side!r} is not one of 'before', 'after', 'nearest'"
             )
         return cls(pd.Timestamp(date).normalize(), label, side, int(window_days), required)
+
+
+@dataclass(frozen=True)
+class BeforeAfter:
+    """The before/after pair of a review, and what it was split at (so captions say so).
+
+    Attributes
+    ----------
+    before, after
+        Dates of the two images.
+    basis
+        What the pair was split at: ``"change point"`` (the main change found by
+        :func:`geo.when.change_points`), ``"key date"`` (no change point: the site's first
+        key date that asks for an image) or ``"median date"`` (neither: the median date
+        of the selected images).
+    split
+        The date split at: the change's date, the key date, or the median date.
+    event
+        The key date's label (``""`` for the other bases).
+    straddles
+        The pair lies on both sides of the split (``before`` before it, ``after`` on or
+        after it); False when the selected images did not allow that.
+
+    Examples
+    --------
+    >>> pair = BeforeAfter(pd.Timestamp("2020-10-05"), pd.Timestamp("2022-10-10"), "key date",
+    ...                    pd.Timestamp("2021-07-02"), "US forces leave Bagram")
+    >>> pair.where()
+    'either side of the key date 2021-07-02 (US forces leave Bagram)'
+    """
+
+    before: pd.Timestamp
+    after: pd.Timestamp
+    basis: Basis
+    split: pd.Timestamp
+    event: str = ""
+    straddles: bool = True
+
+    def split_text(self) -> str:
+        """The split in words: ``"the change on 2021-07-20"``, ``"the key date ..."``.
+
+        Examples
+        --------
+        >>> BeforeAfter(pd.Timestamp("2020-10-05"), pd.Timestamp("2022-10-10"), "change point",
+        ...             pd.Timestamp("2021-07-20")).split_text()
+        'the change on 2021-07-20'
+        """
+        day = f"{pd.Timestamp(self.split):%Y-%m-%d}"
+        if self.basis == "change point":
+            return f"the change on {day}"
+        if self.basis == "key date":
+            return f"the key date {day}" + (f" ({self.event})" if self.event else "")
+        return f"{day}, the median date of the selected images (no change point, no key date)"
+
+    def where(self) -> str:
+        """Where the pair lies, in words, true to what was done.
+
+        Examples
+        --------
+        >>> BeforeAfter(pd.Timestamp("2020-10-05"), pd.Timestamp("2022-10-10"), "change point",
+        ...             pd.Timestamp("2021-07-20")).where()
+        'either side of the change on 2021-07-20'
+        >>> BeforeAfter(pd.Timestamp("2022-01-05"), pd.Timestamp("2023-01-10"), "change point",
+        ...             pd.Timestamp("2021-07-20"), straddles=False).where()[:35]
+        'an early and a later selected image'
+        """
+        if self.straddles:
+            return f"either side of {self.split_text()}"
+        return (f"an early and a later selected image (the selected images do not lie on "
+                f"both sides of {self.split_text()})")
+
+    def caption(self) -> str:
+        """One sentence naming both dates and where they lie.
+
+        Examples
+        --------
+        >>> BeforeAfter(pd.Timestamp("2020-10-05"), pd.Timestamp("2022-10-10"), "median date",
+        ...             pd.Timestamp("2021-09-01")).caption()[:46]
+        'Before 2020-10-05 and after 2022-10-10, either'
+        """
+        return (f"Before {pd.Timestamp(self.before):%Y-%m-%d} and after "
+                f"{pd.Timestamp(self.after):%Y-%m-%d}, {self.where()}.")
 
 
 BAGRAM_EVENTS: tuple[KeyDate, ...] = (

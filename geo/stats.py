@@ -415,8 +415,9 @@ def extract_cubes(
                 )
             sl = slice(done, done + len(idx))
             out[name].data[sl], out[name].clear[sl], out[name].snow[sl] = c.data, c.clear, c.snow
-            if c.suspect is not None and out[name].suspect is not None:
-                out[name].suspect[sl] = c.suspect
+            held = out[name].suspect
+            if c.suspect is not None and held is not None:
+                held[sl] = c.suspect
         done += len(idx)
     return out
 

@@ -79,10 +79,12 @@ getattr(result.change_points, "table", result.change_points)
 # %% [markdown]
 # ## Before and after
 #
-# A pair in the same season either side of the change (comparable sun and snow), with the
-# change map and each zone's numbers.
+# A pair in the same season (comparable sun and snow), split at the change point found or,
+# without one, at a key date: `result.pair` says which. With the change map and each zone's
+# numbers.
 
 # %%
+print(result.pair.caption())
 display(Image(filename=str(OUT / "before_after.png"), width=900))
 
 # %% [markdown]

@@ -155,6 +155,14 @@ CLI_CASES: list[tuple[str, Callable[[dict[str, Path]], list[str]], int, str]] = 
     ("offline, empty store", lambda c: ["--offline", "--source", "http://127.0.0.1:9/stac",
                                         *PERIOD], 5, "offline"),
     ("site list missing", lambda c: ["--aois", "no_such_list.txt"], 2, "does not exist"),
+    # no --start/--end for a site other than Bagram: the latest-pass search must work
+    ("no period, unreachable URL", lambda c: ["--aoi", "shindand", "--source",
+                                              "http://127.0.0.1:9/stac"], 4, "127.0.0.1:9"),
+    ("no period, catalog with no items", lambda c: ["--aoi", "shindand", "--source",
+                                                    str(c["empty"])], 3,
+     "No Sentinel-2 L2A item of shindand"),
+    ("no period, offline", lambda c: ["--offline", "--aoi", "shindand", "--source",
+                                      "http://127.0.0.1:9/stac"], 5, "give --start and --end"),
     ("store is a file", lambda c: ["--source", str(c["good"]), *PERIOD, "--store",
                                    str(c["good"] / "truth.csv")], 5, "is a file"),
 ]

@@ -12,8 +12,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import geo
 from geo import errors
+from geo.aoi import AOI_DIR
 from geo.cli import app
+from geo.review import BAGRAM_PERIOD, choose_period, latest_pass
 from geo.review_cli import EXIT_CODES, exit_code
 
 runner = CliRunner()
@@ -131,4 +134,137 @@ def test_demo_over_loopback(scenario_dir: Path, tmp_path: Path) -> None:
     assert "HTTP requests" in text
     served = int(text.split("file server answered")[1].split()[0])
     assert served > 0, "the review did not read through the loopback file server"
-    assert "SYNTHETIC" in (out / "report.html").read_text(encoding="utf-8")
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in report
+    # no --start/--end: Bagram's default period, and the report says why
+    assert f"{BAGRAM_PERIOD[0]} to {BAGRAM_PERIOD[1]}" in report
+    assert "Bagram&#x27;s default period, the BBC review&#x27;s" in report
+    assert "period: Bagram's default period" in text
+
+
+# --- the default period -------------------------------------------------------------
+
+LATEST = pd.Timestamp("2026-11-28")
+
+
+def _no_search() -> pd.Timestamp:
+    raise AssertionError("the latest pass was looked up though it was not needed")
+
+
+def test_period_bagram_default_needs_no_search() -> None:
+    p = choose_period("bagram", latest=_no_search)
+    assert (p.start, p.end) == tuple(pd.Timestamp(d) for d in BAGRAM_PERIOD)
+    assert p.basis == "bagram" and "BBC review" in p.why
+
+
+def test_period_other_site_is_five_years_to_the_latest_pass() -> None:
+    p = choose_period("shindand", latest=lambda: LATEST)
+    assert (p.start, p.end) == (pd.Timestamp("2021-11-29"), LATEST)
+    assert p.note.startswith("period: the five years ending at the latest available pass, "
+                             "2026-11-28")
+    leap = choose_period("x", latest=lambda: pd.Timestamp("2024-02-29"))
+    assert leap.start == pd.Timestamp("2019-03-01")
+
+
+def test_period_as_given() -> None:
+    p = choose_period("shindand", "2022-01-01", "2022-12-31", latest=_no_search)
+    assert (p.start, p.end, p.basis) == (pd.Timestamp("2022-01-01"),
+                                         pd.Timestamp("2022-12-31"), "given")
+    assert "as given" in p.why
+
+
+def test_period_one_end_given_derives_the_other() -> None:
+    p = choose_period("bagram", end="2023-06-30", latest=_no_search)
+    assert (p.start, p.basis) == (pd.Timestamp("2018-07-01"), "from end")
+    assert "start five years earlier, 2018-07-01" in p.why
+    p = choose_period("shindand", start="2019-03-01", latest=_no_search)
+    assert (p.end, p.basis) == (pd.Timestamp("2024-02-29"), "from start")
+    assert "end five years later, 2024-02-29" in p.why
+    recent = pd.Timestamp.now().normalize() - pd.Timedelta(days=400)
+    p = choose_period("shindand", start=recent, latest=lambda: LATEST.replace(year=2000))
+    assert p.end == recent  # never before the start, even if the source is stale
+    p = choose_period("shindand", start=recent,
+                      latest=lambda: pd.Timestamp.now().normalize() - pd.Timedelta(days=3))
+    assert p.end == pd.Timestamp.now().normalize() - pd.Timedelta(days=3)
+    assert "end the latest available pass" in p.why
+
+
+@pytest.mark.parametrize(("start", "end", "match"), [
+    ("2020-13-45", None, "is not a date"),
+    (None, "2099-01-01", "in the future"),
+    ("2024-01-01", "2023-01-01", "after end"),
+])
+def test_period_bad_ends(start: str | None, end: str | None, match: str) -> None:
+    with pytest.raises(errors.ReviewError, match=match):
+        choose_period("shindand", start, end, latest=lambda: LATEST)
+
+
+def _last_day(scenario_dir: Path) -> pd.Timestamp:
+    days = [json.loads(line)["properties"]["datetime"][:10]
+            for line in (scenario_dir / "items.ndjson").read_text().splitlines() if line]
+    return pd.Timestamp(max(days))
+
+
+@pytest.mark.slow
+def test_latest_pass_searches_recent_then_wider(scenario_dir: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    module = importlib.import_module("geo.search")  # geo.search is also the function
+    last = _last_day(scenario_dir)
+    calls: list[tuple[str, str]] = []
+    real = module.search
+
+    def counting(aoi, start, end, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append((str(start), str(end)))
+        return real(aoi, start, end, **kwargs)
+
+    monkeypatch.setattr(module, "search", counting)
+    assert latest_pass(geo.aoi.load("bagram"), scenario_dir, today=last + pd.Timedelta(days=5)) \
+        == last
+    assert len(calls) == 1  # a live archive: one small search
+    calls.clear()
+    assert latest_pass(geo.aoi.load("bagram"), scenario_dir,
+                       today=last + pd.Timedelta(days=200)) == last
+    assert [c[0] for c in calls] == [str((last + pd.Timedelta(days=140)).date()),
+                                     str((last - pd.Timedelta(days=165)).date())]
+
+
+def _elsewhere(tmp_path: Path) -> Path:
+    """Bagram's zones under another name: a site without Bagram's default period."""
+    obj = json.loads((AOI_DIR / "bagram.geojson").read_text())
+    obj["name"] = "elsewhere"
+    obj["properties"] = {"site": "Elsewhere (test site)"}
+    path = tmp_path / "elsewhere.geojson"
+    path.write_text(json.dumps(obj))
+    return path
+
+
+@pytest.mark.slow
+def test_review_other_site_defaults_to_five_years_to_latest_pass(scenario_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    last = _last_day(scenario_dir)
+    start = last - pd.DateOffset(years=5) + pd.Timedelta(days=1)
+    out = tmp_path / "review"
+    result, text = _invoke("review", "--aoi", str(_elsewhere(tmp_path)), "--source",
+                           str(scenario_dir), "--images", "8", "--out", str(out),
+                           "--no-progress")
+    assert result.exit_code == 0, text
+    why = f"the five years ending at the latest available pass, {last:%Y-%m-%d}"
+    assert f"period: {why}" in text
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert f"{start:%Y-%m-%d} to {last:%Y-%m-%d}: {why}" in report
+    scenes = pd.read_csv(out / "scenes.csv", parse_dates=["date"])
+    assert scenes["date"].max() == last
+    assert scenes.loc[scenes["reason"] != "outside the review period", "date"].min() >= start
+
+
+@pytest.mark.slow
+def test_review_with_only_end_says_so(scenario_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "review"
+    result, text = _invoke("review", "--aoi", "bagram", "--source", str(scenario_dir),
+                           "--end", "2021-03-31", "--images", "4", "--out", str(out),
+                           "--no-progress")
+    assert result.exit_code == 0, text
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "2016-04-01 to 2021-03-31: end as given (--end), start five years earlier" in report

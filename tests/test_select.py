@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from geo import errors
-from geo.select import BAGRAM_EVENTS, KeyDate, events_for, key_zone_table, select_scenes
+from geo.select import (
+    BAGRAM_EVENTS,
+    BeforeAfter,
+    KeyDate,
+    events_for,
+    key_zone_table,
+    select_scenes,
+)
 
 START, END = pd.Timestamp("2020-10-01"), pd.Timestamp("2025-09-30")
 
@@ -161,3 +168,22 @@ def test_events_for_site() -> None:
     assert {e.date for e in events if e.required} >= {pd.Timestamp("2021-07-02"),
                                                      pd.Timestamp("2021-08-15")}
     assert events_for("elsewhere") == ()
+
+
+@pytest.mark.parametrize(
+    ("basis", "event", "straddles", "says", "never"),
+    [
+        ("change point", "", True, "either side of the change on 2021-08-01", "key date"),
+        ("key date", "US forces leave Bagram", True,
+         "either side of the key date 2021-08-01 (US forces leave Bagram)",
+         "either side of the change"),
+        ("median date", "", True, "either side of 2021-08-01, the median date",
+         "either side of the change"),
+        ("change point", "", False, "an early and a later selected image", "either side"),
+    ],
+)
+def test_before_after_words_say_what_was_done(basis, event, straddles, says, never) -> None:
+    pair = BeforeAfter(pd.Timestamp("2020-11-01"), pd.Timestamp("2022-11-05"), basis,
+                       pd.Timestamp("2021-08-01"), event, straddles)
+    assert says in pair.where() and never not in pair.where()
+    assert pair.caption().startswith("Before 2020-11-01 and after 2022-11-05, ")

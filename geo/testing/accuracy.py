@@ -150,7 +150,7 @@ def true_changes(truth: pd.DataFrame, *, kinds: Sequence[str] = APRON_KINDS,
         return []
     above = (level > (lo + hi) / 2).to_numpy()
     flips = np.flatnonzero(above[1:] != above[:-1])
-    dates = counts.index
+    dates = list(counts.index)
     return [dates[i] + (dates[i + 1] - dates[i]) / 2 for i in flips]
 
 
@@ -236,15 +236,15 @@ def _match(objs: pd.DataFrame, truth: pd.DataFrame, radius: float) -> tuple[int,
         tru = truth[(truth["date"] == d) & (truth["zone"] == z)]
         xy = tru[["x", "y"]].to_numpy(float)
         used = np.zeros(len(xy), bool)
-        for o in det.itertuples():
+        for x, y, count in det[["x", "y", "count"]].to_numpy(float):
             if not len(xy):
                 break
-            dist = np.hypot(xy[:, 0] - o.x, xy[:, 1] - o.y)
+            dist = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
             dist[used] = np.inf
             hits = np.flatnonzero(dist <= radius)
-            hits = hits[np.argsort(dist[hits])][: max(int(o.count), 1)]
+            hits = hits[np.argsort(dist[hits])][: max(int(count), 1)]
             used[hits] = True
-            det_hit += min(len(hits), max(int(o.count), 1))
+            det_hit += min(len(hits), max(int(count), 1))
         truth_hit += int(used.sum())
     return det_hit, truth_hit
 

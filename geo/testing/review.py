@@ -5,6 +5,11 @@ and :func:`geo.mask.zone_clear_fraction`, so figures and the report can be teste
 shown in notebooks) in a second, without the scenario. The pictures are crude: bright
 runways, dark aprons with bright "aircraft" until August 2021, and a few clouds.
 
+The toy change points are not made up: they are what :func:`geo.when.change_points`
+finds in the toy activity table. Tests should assert what the code computes from these
+inputs (a date equal to the change point found, numbers equal to the table written), not
+the facts the toy data were built with.
+
 Examples
 --------
 >>> from geo.testing.review import toy_inputs
@@ -113,6 +118,9 @@ def _scene(t: pd.Timestamp, surface: np.ndarray, apron: np.ndarray, texture: np.
 def toy_inputs(aoi: AOI | None = None, *, n_dates: int = 40, seed: int = 0) -> dict[str, Any]:
     """A toy stack plus matching clear, activity and change-point tables.
 
+    ``change_points`` is :func:`geo.when.change_points` of the toy activity (``None``
+    when the series is too short for it).
+
     Examples
     --------
     >>> toy = toy_inputs(n_dates=6)
@@ -141,11 +149,20 @@ def toy_inputs(aoi: AOI | None = None, *, n_dates: int = 40, seed: int = 0) -> d
                                  "activity_index": value, "objects": max(0, round(value * 20)),
                                  "clear_fraction": frac, "flagged": frac < 0.6,
                                  "flag_reason": "cloudy" if frac < 0.6 else ""})
-    change_points = pd.DataFrame({"date": [pd.Timestamp("2021-07-20")],
-                                  "lower": [pd.Timestamp("2021-06-15")],
-                                  "upper": [pd.Timestamp("2021-09-01")]})
-    return {"aoi": area, "stack": stack, "clear": pd.DataFrame(rows),
-            "activity": pd.DataFrame(act_rows), "change_points": change_points}
+    activity = pd.DataFrame(act_rows)
+    return {"aoi": area, "stack": stack, "clear": pd.DataFrame(rows), "activity": activity,
+            "change_points": _found_changes(activity)}
+
+
+def _found_changes(activity: pd.DataFrame) -> Any:
+    """What :func:`geo.when.change_points` finds in a toy table (None if it cannot run)."""
+    from geo import errors
+    from geo.when import change_points
+
+    try:
+        return change_points(activity)
+    except errors.AnalysisError:
+        return None
 
 
 def scenario_folder(profile: str = "small", *, seed: int = 0) -> Any:
