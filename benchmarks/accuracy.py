@@ -134,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     aoi, ds = _load(folder)
     measures, found, res = _run(ds, aoi, truth)
     print(f"\n{ds.sizes['time']} dates; analysis {time.perf_counter() - t0:.0f} s; control "
-          f"{res.control}; true changes "
-          f"{[str(d.date()) for d in accuracy.true_changes(truth[0])]}")
+          f"{res.control}; true changes: "
+          + ", ".join(f"{c.date.date()} (transition {c.start.date()}..{c.end.date()})"
+                      for c in accuracy.true_changes(truth[0])))
     targets = accuracy.CI_BARS if args.ci_bars else accuracy.TARGETS
     print("\n== measures (rows chosen by the truth; targets: "
           f"{'CI bars' if args.ci_bars else 'full-scenario targets'}) ==")

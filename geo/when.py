@@ -5,19 +5,51 @@ date, the clear-area-weighted mean of ``activity_index`` over the chosen zones (
 the aprons), using unflagged rows only, so a cloudy zone neither drags a date down nor
 silently fills it.
 
-Change points are found with `ruptures`_ (PELT, least-squares cost; penalty
-``penalty * log(n)``; or a fixed number of breaks by dynamic programming) on the series
-after a running median over ``smooth`` dates, which keeps steps where they are but
+Candidate breaks are found with `ruptures`_ (PELT, least-squares cost; penalty
+``penalty * log(n)``; or a fixed number of candidates by dynamic programming) on the
+series after a running median over ``smooth`` dates, which keeps steps where they are but
 removes one- or two-date spikes (a parade is an anomaly, not a change of regime). The
 series is standardised by ``max(noise, min_step * (q95 - q5))``: the robust noise
 (median absolute deviation from the running median), but never less than a tenth of the
-series' range, so that only changes of a substantial part of the range are reported. Each break gets an uncertainty interval by a
-residual bootstrap: the fitted piecewise-constant series plus resampled residuals
-(moving blocks, to respect autocorrelation) is re-segmented ``n_boot`` times within the
-break's own window (between its neighbouring breaks), and the interval spans the
-``level`` quantiles of the re-estimated break. Reported dates bracket the change: the
-change happened after ``last_before`` and by ``first_after``; ``lower``/``upper`` are the
-corresponding bracket dates of the interval's ends, ``date`` the midpoint of the bracket.
+series' range. Candidates are generous: a level that wanders slowly, or noise that is
+larger on a busy site than on an idle one, gives several.
+
+A candidate is reported as a change only if it is a step between two regimes. The
+candidates are judged top-down: over the whole series first, of the candidates whose two
+sides (everything before it, everything after it) pass all three tests below, the one
+with the smallest p-value is kept:
+
+1. a rank test (Mann-Whitney U, two-sided) of the raw values on its two sides gives
+   ``p <= alpha`` after a Bonferroni correction for the ``m - 1`` places a break could
+   have been put among the stretch's ``m`` dates. ``alpha = 0.05``, the usual family-wise
+   level; the correction stands for the search that chose the place, and is what keeps a
+   run of a few unusual dates from passing;
+2. the step between the two sides' medians is at least ``min_effect`` (1.5) pooled robust
+   standard deviations of the two sides, each side's own spread (1.4826 x the median
+   absolute deviation from its median, so a multiplicative noise that is larger on a
+   busy site counts where it is, and zeros and spikes do not). At 1.5 the middle halves
+   of two normal regimes do not overlap (1.5 > 2 x 0.674); 1.5 is beyond "very large"
+   (1.2) on Sawilowsky's scale of effect sizes;
+3. both sides span at least ``min_days`` (60) days: weather spells (snow cover, haze, a
+   run of half-cloudy dates) last weeks, and a level held for less than two months at
+   either end of the series is not yet a regime.
+
+The same is then done on each side of a kept break, with the candidates inside it. A
+candidate is always tested against everything up to the neighbouring changes, never only
+against the neighbouring candidates: across the turn of a slow wiggle both sides hold the
+rest of the wiggle, so their medians barely differ and their spread includes it, whereas
+a real change leaves the whole stretch after it at another level.
+
+Each change gets an uncertainty interval by a residual bootstrap: the fitted
+piecewise-constant series plus resampled residuals (moving blocks, to respect
+autocorrelation) is re-segmented ``n_boot`` times within the break's own window (between
+its neighbouring changes), and the interval spans the ``level`` quantiles of the
+re-estimated break. A break whose interval spans more than ``max_interval`` (0.5) of its
+window, and so of the series, is not located (the data would put it almost anywhere in
+the stretch): it is taken out of the candidates and the selection is made again. Reported dates bracket the change: the change happened after
+``last_before`` and by ``first_after``; ``lower``/``upper`` are the corresponding
+bracket dates of the interval's ends, ``date`` the midpoint of the bracket; ``effect`` and
+``p_value`` are those of the test that admitted the change.
 
 After the first change, dates whose value departs from their segment's median by more
 than ``anomaly_z`` robust standard deviations of that segment (and by more than
@@ -61,7 +93,8 @@ class ChangePoints:
     ----------
     table
         One row per change: ``date, lower, upper, last_before, first_after, before,
-        after, step, step_over_noise``.
+        after, step, step_over_noise, effect, p_value`` (``effect``: step over the two
+        sides' pooled robust spread; ``p_value``: Bonferroni-corrected rank test).
     anomalies
         Anomalous dates after the first change: ``date, value, expected, z, segment``.
     series
@@ -205,6 +238,10 @@ def change_points(
     anomaly_z: float = 4.0,
     anomaly_fraction: float = 0.02,
     seed: int = 0,
+    alpha: float = 0.05,
+    min_effect: float = 1.5,
+    max_interval: float = 0.5,
+    min_days: float = 60.0,
 ) -> ChangePoints:
     """Change points of the activity series with bootstrap intervals, plus anomalous dates.
 
@@ -217,9 +254,10 @@ def change_points(
     penalty
         PELT penalty per break, times ``log(n)``, on the noise-standardised series.
     n_bkps
-        Find exactly this many breaks instead (dynamic programming).
+        Take exactly this many candidate breaks (dynamic programming) instead of PELT's;
+        the rules below still decide which of them are reported.
     min_size
-        Fewest dates per segment.
+        Fewest dates per candidate segment.
     smooth
         Running-median window (dates) applied before segmentation (1: none).
     min_step
@@ -233,6 +271,14 @@ def change_points(
         segment does not make every blip an anomaly).
     seed
         Random seed of the bootstrap.
+    alpha, min_effect, min_days
+        A break is reported only if the rank test of its two sides gives a
+        Bonferroni-corrected ``p <= alpha``, their medians are ``min_effect`` pooled
+        robust standard deviations apart, and each side spans ``min_days`` days (see the
+        module docstring for where each default comes from).
+    max_interval
+        A break whose interval spans more than this share of the two segments it
+        separates (and so of the series) is not reported.
 
     Returns
     -------
@@ -268,13 +314,30 @@ def change_points(
     scale = max(sigma, min_step * (q95 - q5), 1e-12)
     z = (y - np.median(y)) / scale
     zs = (smoothed - np.median(y)) / scale
-    bkps = _segment(zs, penalty * np.log(len(y)), n_bkps, min_size)
-    rng = np.random.default_rng(seed)
+    candidates = _segment(zs, penalty * np.log(len(y)), n_bkps, min_size)
+    rules = _Rules(alpha=alpha, min_effect=min_effect, max_interval=max_interval,
+                   n_boot=n_boot, level=level, block=block, min_size=min_size,
+                   min_days=min_days)
+    bkps, intervals, tests = _located_regimes(y, z, dates, candidates, rules,
+                                              np.random.default_rng(seed))
+    table = _table(y, dates, bkps, intervals, tests, sigma)
+    biggest = float(table["step"].abs().max()) if not table.empty else float(q95 - q5)
+    anomalies = _anomalies(y, dates, [0, *bkps, len(y)], anomaly_z, anomaly_fraction * biggest)
+    return ChangePoints(table=table, anomalies=anomalies, series=s, noise=sigma)
+
+
+_COLUMNS = ["date", "lower", "upper", "last_before", "first_after", "before", "after", "step",
+            "step_over_noise", "effect", "p_value"]
+
+
+def _table(y: np.ndarray, dates: pd.DatetimeIndex, bkps: list[int],
+           intervals: list[tuple[int, int]], tests: list[tuple[float, float]],
+           sigma: float) -> pd.DataFrame:
     edges = [0, *bkps, len(y)]
     rows = []
     for j, k in enumerate(bkps):
         a, b = edges[j], edges[j + 2]
-        lo, hi = _bootstrap(z, a, k, b, n_boot, level, block, min_size, rng)
+        lo, hi = intervals[j]
         before, after = float(np.median(y[a:k])), float(np.median(y[k:b]))
         rows.append({
             "date": dates[k - 1] + (dates[k] - dates[k - 1]) / 2,
@@ -282,14 +345,101 @@ def change_points(
             "last_before": dates[k - 1], "first_after": dates[k],
             "before": before, "after": after, "step": after - before,
             "step_over_noise": (after - before) / max(sigma, 1e-12),
+            "effect": tests[j][1], "p_value": tests[j][0],
         })
-    table = pd.DataFrame(rows, columns=["date", "lower", "upper", "last_before", "first_after",
-                                        "before", "after", "step", "step_over_noise"])
+    table = pd.DataFrame(rows, columns=_COLUMNS)
     if not table.empty:
         table["date"] = table["date"].dt.round("D")
-    biggest = float(table["step"].abs().max()) if not table.empty else float(q95 - q5)
-    anomalies = _anomalies(y, dates, edges, anomaly_z, anomaly_fraction * biggest)
-    return ChangePoints(table=table, anomalies=anomalies, series=s, noise=sigma)
+    return table
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What a break must pass to be reported (see the module docstring)."""
+
+    alpha: float
+    min_effect: float
+    max_interval: float
+    n_boot: int
+    level: float
+    block: int
+    min_size: int
+    min_days: float
+
+
+def _spread(v: np.ndarray) -> float:
+    """Robust standard deviation of a segment's values (MAD about its median)."""
+    return 1.4826 * float(np.median(np.abs(v - np.median(v))))
+
+
+def _regime_test(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    """Rank-test p-value and step over the two segments' pooled robust spread."""
+    from scipy.stats import mannwhitneyu
+
+    step = abs(float(np.median(after) - np.median(before)))
+    spread = float(np.sqrt((_spread(before) ** 2 + _spread(after) ** 2) / 2))
+    effect = step / spread if spread > 0 else (np.inf if step > 0 else 0.0)
+    p = float(mannwhitneyu(before, after, alternative="two-sided").pvalue)
+    return (p if np.isfinite(p) else 1.0), float(effect)
+
+
+def _test(y: np.ndarray, dates: pd.DatetimeIndex, a: int, k: int,
+          b: int) -> tuple[float, float, float]:
+    """Break ``k`` between ``y[a:k]`` and ``y[k:b]``: rank-test p-value (Bonferroni over
+    the ``b - a - 1`` places a break could be), effect, days of the shorter side."""
+    p, effect = _regime_test(y[a:k], y[k:b])
+    days = min((dates[k - 1] - dates[a]).days, (dates[b - 1] - dates[k]).days)
+    return min(1.0, p * (b - a - 1)), effect, float(days)
+
+
+def _select(y: np.ndarray, dates: pd.DatetimeIndex, candidates: list[int], rules: _Rules,
+            a: int, b: int) -> dict[int, tuple[float, float]]:
+    """Top-down: the candidate in ``[a, b)`` that best separates two regimes (smallest p
+    among those passing every test), then the same on each side of it."""
+    best: tuple[float, float, int] | None = None
+    for k in candidates:
+        if not a < k < b:
+            continue
+        p, effect, days = _test(y, dates, a, k, b)
+        passes = p <= rules.alpha and effect >= rules.min_effect and days >= rules.min_days
+        if passes and (best is None or (p, -effect) < best[:2]):
+            best = (p, -effect, k)
+    if best is None:
+        return {}
+    k = best[2]
+    return {**_select(y, dates, candidates, rules, a, k), k: (best[0], -best[1]),
+            **_select(y, dates, candidates, rules, k, b)}
+
+
+def _widest(intervals: list[tuple[int, int]], bkps: list[int], dates: pd.DatetimeIndex,
+            rules: _Rules) -> int | None:
+    """The break whose interval spans most of the two segments it separates, if over
+    ``max_interval`` of them (and so of the series)."""
+    n = len(dates)
+    edges = [0, *bkps, n]
+    share = [(dates[min(hi, n - 1)] - dates[max(lo - 1, 0)])
+             / max(dates[edges[j + 2] - 1] - dates[edges[j]], pd.Timedelta(days=1))
+             for j, (lo, hi) in enumerate(intervals)]
+    wide = [j for j, f in enumerate(share) if f > rules.max_interval]
+    return max(wide, key=lambda j: share[j]) if wide else None
+
+
+def _located_regimes(y: np.ndarray, z: np.ndarray, dates: pd.DatetimeIndex,
+                     candidates: list[int], rules: _Rules, rng: np.random.Generator
+                     ) -> tuple[list[int], list[tuple[int, int]], list[tuple[float, float]]]:
+    """Breaks between regimes, with intervals; a break that is not located is taken out of
+    the candidates and the selection is made again."""
+    candidates = list(candidates)
+    while True:
+        chosen = _select(y, dates, candidates, rules, 0, len(y))
+        bkps = sorted(chosen)
+        edges = [0, *bkps, len(y)]
+        intervals = [_bootstrap(z, edges[j], k, edges[j + 2], rules.n_boot, rules.level,
+                                rules.block, rules.min_size, rng) for j, k in enumerate(bkps)]
+        drop = _widest(intervals, bkps, dates, rules)
+        if drop is None:
+            return bkps, intervals, [chosen[k] for k in bkps]
+        candidates.remove(bkps[drop])
 
 
 def _anomalies(y: np.ndarray, dates: pd.DatetimeIndex, edges: list[int], zmax: float,

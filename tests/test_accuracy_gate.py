@@ -79,7 +79,12 @@ def test_true_changes_come_from_the_truth_alone() -> None:
     counts[40] = 12  # a parade: one date is not a regime
     truth = pd.DataFrame({"date": dates, "zone": "a", "kind": "apron", "aircraft": counts})
     (change,) = accuracy.true_changes(truth)
-    assert dates[29] < change < dates[30]
+    assert dates[29] < change.date < dates[30]
+    assert (change.start, change.end) == (dates[29], dates[30])
+    assert change.error_days(dates[29] - pd.Timedelta(days=12)) == -12
+    ramp = truth.assign(aircraft=[30] * 20 + list(range(30, 0, -3)) + [0] * 30)
+    (slow,) = accuracy.true_changes(ramp)
+    assert slow.error_days(dates[25]) == 0 and slow.end - slow.start > pd.Timedelta(days=30)
     steady = truth.assign(aircraft=30)
     assert accuracy.true_changes(steady) == []
 

@@ -125,6 +125,47 @@ def test_aircraft_story():
     assert 0 < np.mean(spring) < 35
 
 
+def _counts(layout: act.Layout, day: date) -> tuple[int, int, int, int]:
+    """Aircraft, vehicles, vehicles in the main parking and containers on a date."""
+    objs = act.objects_for(layout, day)
+    cars = [o for o in objs if o.category == "vehicle"]
+    return (sum(o.category in ("aircraft", "helicopter") for o in objs), len(cars),
+            sum(o.zone == layout.car_zone for o in cars),
+            sum(o.category == "container" for o in objs))
+
+
+def test_steady_story_is_steady_then_none():
+    import geo
+    from geo import errors
+    from geo.scenario._radiometry import build_scene
+
+    story = act.make_story("steady", start="2020-10-01")
+    assert story.drop == date(2024, 10, 1)
+    assert act.make_story("steady", "2023-03-05").drop == date(2023, 3, 5)
+    assert act.make_story("steady", start="2020-02-29").drop == date(2024, 2, 29)
+    with pytest.raises(errors.ScenarioError, match="unknown"):
+        act.make_story("busy")
+    with pytest.raises(errors.ScenarioError, match="only to story='steady'"):
+        act.make_story("bagram", "2024-10-01")
+    layout = act.plan_layout(build_scene(geo.aoi.load("bagram")), story=story)
+    assert act.plan_layout(build_scene(geo.aoi.load("bagram"))).story == act.Story()
+    days = sorted({a.day for a in schedule(profile="small")})    # with the event dates
+    counts = {d: _counts(layout, d) for d in days}
+    before = [c for d, c in counts.items() if d < story.drop]
+    after = [c for d, c in counts.items() if d >= story.drop]
+    assert len(before) >= 25 and len(after) >= 5
+    level = round(act.STEADY_SHARE * len(layout.fleet))
+    assert level >= 30
+    assert all(abs(c[0] - level) <= act.STEADY_JITTER for c in before)  # parades too
+    assert len({c[0] for c in before}) > 1                               # not a constant
+    assert all(c[0] == 0 for c in after)                                 # the Feb 2025 C-130 too
+    cars_before, cars_after = [c[1] for c in before], [c[1] for c in after]
+    assert min(cars_before) > max(cars_after)
+    assert np.mean(cars_after) < 0.3 * np.mean(cars_before)
+    assert max(c[2] for c in before) < 40                                # no car-park days
+    assert len({c[3] for c in before}) == 1 and after[-1][3] < 0.5 * before[0][3]
+
+
 def test_aircraft_templates_have_published_size():
     for name, t in act.TYPES.items():
         xmin, ymin, xmax, ymax = act._TEMPLATES[name].bounds

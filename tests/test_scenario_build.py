@@ -285,6 +285,31 @@ def test_same_seed_same_bytes_and_overwrite_rules(tmp_path, scenario_dir):
     assert _hashes(a)[red] != _hashes(scenario_dir)[red]
 
 
+def test_steady_story_build_records_its_story(tmp_path):
+    from typer.testing import CliRunner
+
+    from geo.cli import app
+
+    out = tmp_path / "steady"
+    args = ["scenario", "build", "--out", str(out), "--start", "2024-08-14", "--end",
+            "2024-10-31", "--profile", "small", "--workers", "1", "--story", "steady",
+            "--drop", "2024-09-20"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = _manifest(out)
+    assert (manifest["story"], manifest["drop"]) == ("steady", "2024-09-20")
+    assert "Story: steady" in (out / "SYNTHETIC.txt").read_text()
+    truth = pd.read_csv(out / "truth.csv", parse_dates=["date"])
+    apron = truth[truth["kind"] == "apron"].groupby("date")["aircraft"].sum()
+    busy, quiet = apron[apron.index < "2024-09-20"], apron[apron.index >= "2024-09-20"]
+    assert len(busy) >= 2 and len(quiet) >= 1
+    assert busy.min() >= 20 and busy.max() - busy.min() <= 8 and (quiet == 0).all()
+    with pytest.raises(errors.ScenarioError, match="only to story='steady'"):
+        build("bagram", tmp_path / "x", drop="2024-09-20")
+    assert "story" not in _manifest(build("bagram", tmp_path / "b", start="2024-08-14",
+                                          end="2024-08-14", workers=1))
+
+
 def test_interrupted_build_leaves_no_catalog(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt("killed while writing the manifest")

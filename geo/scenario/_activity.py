@@ -11,6 +11,13 @@ February 2025; 100+ cars in the main parking lot on 2022-07-24 and 2025-04-25; c
 stacks removed between October 2021 and June 2022; painted aircraft silhouettes (decoys)
 in the south-eastern revetments, unchanged throughout.
 
+A second story, ``steady`` (:class:`Story`), serves as a control for change detection:
+aircraft on the aprons at one steady busy level (``STEADY_SHARE`` of the fleet, give or
+take ``STEADY_JITTER`` airframes from date to date) from the start until a drop date,
+then none; cars steady in every parking zone, then a few; no parades or other events.
+The stories share everything else, shifted with the drop: containers go over the months
+after it as they go after the Bagram withdrawal.
+
 Zones are chosen by kind (any AOI with apron and parking zones works); Bagram's names
 only refine the choice (``army`` aprons hold helicopters, ``cargo`` aprons the
 February 2025 transport, ``southeast``/``decoy`` revetments the decoys).
@@ -28,7 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import shapely
@@ -37,14 +44,70 @@ from shapely import affinity
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geo.scenario._cadence import EVENT_DATES
+from geo import errors
+from geo.scenario._cadence import EVENT_DATES, parse_date
 from geo.scenario._radiometry import SHADOW_KEEP, WITHDRAWAL, Scene, _lattice
 
 __all__ = ["AircraftType", "TYPES", "Placed", "Layout", "plan_layout", "objects_for",
-           "overlay", "aircraft_target", "CONTAINER_REMOVAL"]
+           "overlay", "aircraft_target", "CONTAINER_REMOVAL", "Story", "STORIES", "make_story"]
 
 CONTAINER_REMOVAL = (date(2021, 10, 1), date(2022, 6, 30))
-"""Container stacks are taken away one by one between these dates."""
+"""Container stacks are taken away one by one between these dates (Bagram story)."""
+
+STORIES = ("bagram", "steady")
+"""The stories a scenario can tell (see the module docstring)."""
+
+STEADY_SHARE = 0.8
+"""Share of the fleet on the ground on each date of the steady story, before the drop."""
+
+STEADY_JITTER = 2
+"""Date-to-date variation (airframes, uniform +-) of the steady story's level."""
+
+
+@dataclass(frozen=True)
+class Story:
+    """Which story the scenario tells, and the date activity drops.
+
+    ``drop`` is the date the site falls quiet: the US departure for ``bagram`` (fixed),
+    any date for ``steady``. Ploughing, weeds and container removal follow it.
+    """
+
+    name: str = "bagram"
+    drop: date = WITHDRAWAL
+
+    @property
+    def shift(self) -> timedelta:
+        """How far this story's drop is from the Bagram withdrawal."""
+        return self.drop - WITHDRAWAL
+
+
+def make_story(name: str = "bagram", drop: str | date | None = None,
+               start: str | date = "2020-10-01") -> Story:
+    """The story of a build: ``steady``'s drop defaults to four years after ``start``.
+
+    Examples
+    --------
+    >>> make_story("steady", start="2020-10-01").drop
+    datetime.date(2024, 10, 1)
+    >>> make_story() == Story()
+    True
+    """
+    if name not in STORIES:
+        raise errors.ScenarioError(f"Story {name!r} is unknown; use one of {', '.join(STORIES)}.")
+    if name == "bagram":
+        if drop is not None:
+            raise errors.ScenarioError(
+                "The bagram story's drop is the 2021-07-02 withdrawal; a drop date applies "
+                "only to story='steady'.")
+        return Story()
+    return Story(name, parse_date(drop) if drop is not None else _years_after(parse_date(start), 4))
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February into a year without one
+        return day.replace(year=day.year + years, day=28)
 
 
 @dataclass(frozen=True)
@@ -175,6 +238,7 @@ class Layout:
     helo_stands: np.ndarray                   # (n, 3) for parade helicopters
     seed: int = 0
     zone_kinds: dict[str, str] = field(default_factory=dict)
+    story: Story = field(default_factory=Story)
 
 
 def _template(name: str) -> BaseGeometry:
@@ -241,7 +305,7 @@ def _zone_text(scene: Scene, i: int, descriptions: dict[str, str]) -> str:
 
 
 def plan_layout(scene: Scene, descriptions: dict[str, str] | None = None,
-                seed: int = 0) -> Layout:
+                seed: int = 0, story: Story | None = None) -> Layout:
     """Stands, parking slots, container yards and decoys for a scene's zones.
 
     Examples
@@ -305,7 +369,7 @@ def plan_layout(scene: Scene, descriptions: dict[str, str] | None = None,
         car_slots=slots.get(car_zone, np.zeros((0, 3))) if car_zone else np.zeros((0, 3)),
         other_car_slots={n: s for n, s in slots.items() if n != car_zone},
         containers=containers, decoys=decoys, helo_stands=helo_stands.reshape(-1, 3),
-        seed=seed, zone_kinds=kinds,
+        seed=seed, zone_kinds=kinds, story=story or Story(),
     )
 
 
@@ -381,8 +445,18 @@ def aircraft_target(day: date, rng: np.random.Generator) -> int:
     return max(0, int(round(base * share + rng.normal(0, 1.5))))
 
 
+def _steady_target(layout: Layout, day: date, rng: np.random.Generator) -> int:
+    """The steady story: a fixed share of the fleet, give or take a few, until the drop."""
+    if day >= layout.story.drop:
+        return 0
+    level = round(STEADY_SHARE * len(layout.fleet))
+    return max(0, level + int(rng.integers(-STEADY_JITTER, STEADY_JITTER + 1)))
+
+
 def _aircraft(layout: Layout, day: date, rng: np.random.Generator) -> list[Placed]:
-    n = min(aircraft_target(day, rng), len(layout.fleet))
+    target = (aircraft_target(day, rng) if layout.story.name == "bagram"
+              else _steady_target(layout, day, rng))
+    n = min(target, len(layout.fleet))
     chosen = rng.permutation(len(layout.fleet))[:n]
     out = []
     for i in sorted(chosen):
@@ -400,6 +474,8 @@ def _place_aircraft(name: str, zone: str, x: float, y: float, heading: float) ->
 
 def _events(layout: Layout, day: date, rng: np.random.Generator) -> list[Placed]:
     out: list[Placed] = []
+    if layout.story.name != "bagram":
+        return out
     parades = {EVENT_DATES["parade_2022"]: 6, EVENT_DATES["parade_2024"]: 5}
     if day in parades and layout.helo_zone and len(layout.helo_stands):
         for k in range(min(parades[day], len(layout.helo_stands))):
@@ -416,13 +492,14 @@ def _events(layout: Layout, day: date, rng: np.random.Generator) -> list[Placed]
 
 def _cars(layout: Layout, day: date, rng: np.random.Generator) -> list[Placed]:
     out: list[Placed] = []
-    busy = day in (EVENT_DATES["cars_2022"], EVENT_DATES["cars_2025"])
+    busy = layout.story.name == "bagram" and day in (EVENT_DATES["cars_2022"],
+                                                     EVENT_DATES["cars_2025"])
     for zone, slots in [(layout.car_zone, layout.car_slots), *layout.other_car_slots.items()]:
         if zone is None or not len(slots):
             continue
         if busy and zone == layout.car_zone:
             n = int(rng.integers(115, 150))
-        elif day < WITHDRAWAL:
+        elif day < layout.story.drop:
             n = int(rng.integers(12, 30))
         else:
             n = int(rng.poisson(2.5))
@@ -441,7 +518,7 @@ def _cars(layout: Layout, day: date, rng: np.random.Generator) -> list[Placed]:
 
 def _container_objects(layout: Layout, day: date) -> list[Placed]:
     out = []
-    o = day.toordinal()
+    o = day.toordinal() - layout.story.shift.days  # removal dates follow the drop
     for zone, arr in layout.containers.items():
         for x, y, hd, ln, colour, _removal, levels in arr[arr[:, 5] > o]:
             out.append(Placed("container", "container", zone, float(x), float(y), float(hd),

@@ -526,20 +526,21 @@ def _structure_shadow(scene: Scene, elev: float, az: float) -> np.ndarray:
     return np.clip(out, 0, 1)
 
 
-def _snow_cover(scene: Scene, day: date, rng: np.random.Generator) -> np.ndarray:
+def _snow_cover(scene: Scene, day: date, rng: np.random.Generator,
+                in_use_until: date = WITHDRAWAL) -> np.ndarray:
     depth = scene.snow_depth.get(day, 0.0)
     if depth <= 0.3:
         return np.zeros(scene.grid.shape(), np.float32)
     cover = min(1.0, depth / 9.0) * 1.1
     snow = smoothstep((cover - scene.snow_noise) / 0.12).astype(np.float32)
-    if day < WITHDRAWAL:  # runways, taxiways and aprons were ploughed while in use
+    if day < in_use_until:  # runways, taxiways and aprons were ploughed while in use
         snow *= 1.0 - 0.9 * scene.paved
     return snow
 
 
-def _weeds(scene: Scene, day: date) -> np.ndarray:
-    """Vegetation cover on disused taxiways: creeping in from late 2021."""
-    years = (day - TAKEOVER).days / 365.25
+def _weeds(scene: Scene, day: date, in_use_until: date = WITHDRAWAL) -> np.ndarray:
+    """Vegetation cover on disused taxiways: creeping in from late 2021 (Bagram's story)."""
+    years = (day - (TAKEOVER + (in_use_until - WITHDRAWAL))).days / 365.25
     if years <= 0:
         return np.zeros(scene.grid.shape(), np.float32)
     doy = day.timetuple().tm_yday
@@ -603,10 +604,12 @@ def _clouds(scene: Scene, day: date, elev: float, az: float,
 
 
 def render_date(scene: Scene, acq: Acquisition, elev: float, az: float,
-                objects: list | None = None) -> DateRender:
+                objects: list | None = None, *, in_use_until: date = WITHDRAWAL) -> DateRender:
     """Render one date: surface, objects, snow, shadows, haze, clouds, noise and SCL.
 
     ``objects`` are :class:`geo.scenario._activity.Placed` instances (drawn at 1 m).
+    ``in_use_until`` is the story's drop: paved surfaces are ploughed before it, and
+    weeds creep onto the taxiways from six weeks after it.
     """
     day = acq.day
     rng = np.random.default_rng([scene.seed, acq.index + 10_000, 3])
@@ -618,10 +621,10 @@ def render_date(scene: Scene, acq: Acquisition, elev: float, az: float,
     for b in range(refl.shape[0]):
         refl[b] += field_w * table[:, b][scene.parcel]
         refl[b] += trees * tree_spec[b]
-    weeds = _weeds(scene, day)
+    weeds = _weeds(scene, day, in_use_until)
     season_green = GREEN * 0.6 + DRY_VEG * 0.4
     refl = refl * (1 - weeds) + weeds[None] * season_green[:, None, None]
-    snow = _snow_cover(scene, day, rng)
+    snow = _snow_cover(scene, day, rng, in_use_until)
     refl = refl * (1 - snow) + snow[None] * SNOW[:, None, None]
     if objects:
         from geo.scenario import _activity

@@ -3,6 +3,7 @@
 Examples
 --------
 ``geo scenario build --site bagram --out /tmp/bagram-scenario --seed 0 --profile small``
+``geo scenario build --out /tmp/steady --story steady --drop 2024-10-01``
 ``geo scenario serve /tmp/bagram-scenario``
 """
 
@@ -38,16 +39,21 @@ def build_cmd(
     workers: int = typer.Option(0, help="Rendering processes (0: up to 2 CPUs)."),
     preview_png: Path = typer.Option(None, "--preview",
                                      help="Also write a PNG of a few dates here."),
+    story: str = typer.Option("bagram", help="bagram (the reported timeline) or steady "
+                              "(busy at one level until --drop, then quiet; no events)."),
+    drop: str = typer.Option(None, help="The steady story's drop date (YYYY-MM-DD; "
+                             "default: four years after --start)."),
 ) -> None:
     """Build a synthetic archive of a site (COGs, STAC items, truth tables).
 
-    Example: ``geo scenario build --site bagram --out /tmp/scn --profile small``
+    Example: ``geo scenario build --site bagram --out /tmp/scn --profile small``;
+    ``geo scenario build --out /tmp/steady --story steady --drop 2024-10-01``
     """
     from geo.scenario import build, preview
 
     folder = build(site, out, seed=seed, start=start, end=end, profile=profile,
                    overwrite=overwrite, pc_style=pc_style, raw_share=raw_share,
-                   workers=workers or None)
+                   workers=workers or None, story=story, drop=drop)
     manifest = json.loads((folder / "manifest.json").read_text())
     size = sum(f["bytes"] for f in manifest["files"].values())
     console.print(f"SYNTHETIC scenario written to {folder}: {manifest['items']} items, "

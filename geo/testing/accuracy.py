@@ -16,9 +16,13 @@ rules, chosen so that the figures cannot flatter the analysis:
 - Detections match a true aircraft only within half the stand spacing (the median
   distance between neighbouring aircraft in the truth), so one blob cannot claim two
   stands.
+- Objects on decoys and on truly cloudy dates are counted on the rows a user sees
+  unflagged (the trend's); those on flagged rows are reported beside them.
 - Change points are those :func:`geo.when.change_points` returns on the activity table,
   exactly what the review reports; the true changes come from the truth alone
-  (:func:`true_changes`).
+  (:func:`true_changes`). A gradual change (a wind-down over months) has no single true
+  date: a reported date inside the transition has error 0, outside it the days to its
+  nearer end.
 
 Examples
 --------
@@ -40,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import spatial, stats
 
-__all__ = ["TARGETS", "CI_BARS", "Target", "load_truth", "truth_clear_rows", "stand_spacing",
+__all__ = ["TARGETS", "CI_BARS", "Target", "TrueChange", "load_truth", "truth_clear_rows", "stand_spacing",
            "true_changes", "score", "missed", "report", "measures_frame"]
 
 APRON_KINDS = ("apron",)
@@ -74,7 +78,7 @@ TARGETS: dict[str, Target] = {
     "change_error_days": Target(30.0, False, "reported change against the true one"),
     "changes_missed": Target(0.0, False, "true changes with no reported change"),
     "changes_spurious": Target(0.0, False, "reported changes with no true change"),
-    "decoy_objects": Target(0.0, False, "objects counted on painted decoys"),
+    "decoy_objects": Target(0.0, False, "objects on painted decoys (unflagged rows)"),
     "cloudy_false_objects": Target(0.0, False, "objects on truth-cloudy empty unflagged rows"),
 }
 """Targets of the full five-year scenario (``benchmarks/accuracy.py --check``)."""
@@ -131,27 +135,58 @@ def stand_spacing(truth_objects: pd.DataFrame) -> float:
     return float(np.median(gaps)) if gaps else float("nan")
 
 
+@dataclass(frozen=True)
+class TrueChange:
+    """A change of regime in the truth: the transition runs from ``start`` to ``end``.
+
+    A step has a transition one revisit long; a wind-down over months a long one, and
+    any date inside it is right. ``date`` is where the level crosses halfway.
+    """
+
+    date: pd.Timestamp
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    def error_days(self, when: pd.Timestamp) -> int:
+        """Days from ``when`` to the transition (0 inside it; negative before it)."""
+        if when < self.start:
+            return int((when - self.start).days)
+        if when > self.end:
+            return int((when - self.end).days)
+        return 0
+
+
 def true_changes(truth: pd.DataFrame, *, kinds: Sequence[str] = APRON_KINDS,
-                 smooth: int = 9, min_level: float = 5.0) -> list[pd.Timestamp]:
-    """Dates where the true aircraft count moves between regimes, from the truth alone.
+                 smooth: int = 9, min_level: float = 5.0) -> list[TrueChange]:
+    """Where the true aircraft count moves between regimes, from the truth alone.
 
     The per-date true count (all dates, whatever the weather) is smoothed by a running
-    median over ``smooth`` dates, so a one-day parade is not a regime; a change is
-    where the smoothed count crosses halfway between its 10th and 90th percentiles
-    (when those differ by at least ``min_level`` aircraft), dated midway between the
-    last date on one side and the first on the other.
+    median over ``smooth`` dates, so a one-day parade is not a regime. Between its 10th
+    and 90th percentiles (``lo``, ``hi``; at least ``min_level`` aircraft apart), a
+    change is where the smoothed count crosses halfway; its transition runs from the
+    last date still within 10 % of the old level to the first within 10 % of the new.
     """
     counts = truth[truth["kind"].isin(kinds)].groupby("date")["aircraft"].sum().sort_index()
     if len(counts) < smooth:
         return []
-    level = counts.rolling(smooth, center=True, min_periods=1).median()
+    level = counts.rolling(smooth, center=True, min_periods=1).median().to_numpy(float)
     lo, hi = np.percentile(level, [10, 90])
     if hi - lo < min_level:
         return []
-    above = (level > (lo + hi) / 2).to_numpy()
-    flips = np.flatnonzero(above[1:] != above[:-1])
+    rel = (level - lo) / (hi - lo)
+    above = rel > 0.5
     dates = list(counts.index)
-    return [dates[i] + (dates[i + 1] - dates[i]) / 2 for i in flips]
+    out = []
+    for i in np.flatnonzero(above[1:] != above[:-1]):
+        old_high = bool(above[i])
+        at_old = rel >= 0.9 if old_high else rel <= 0.1
+        at_new = rel <= 0.1 if old_high else rel >= 0.9
+        before = np.flatnonzero(at_old[: i + 1])
+        after = np.flatnonzero(at_new[i + 1:])
+        first = dates[before[-1]] if len(before) else dates[i]
+        last = dates[i + 1 + after[0]] if len(after) else dates[i + 1]
+        out.append(TrueChange(dates[i] + (dates[i + 1] - dates[i]) / 2, first, last))
+    return out
 
 
 def _spearman(a: pd.Series, b: pd.Series) -> float:
@@ -198,7 +233,7 @@ def _counts(df: pd.DataFrame, changes: Sequence[pd.Timestamp]) -> dict[str, floa
     rows = df[df["kind"].isin(COUNT_KINDS) & df["truth_clear"]]
     per_date = rows.groupby("date").agg(objects=("objects", "sum"), aircraft=("aircraft", "sum"),
                                         large=("aircraft_large", "sum"))
-    split = changes[0] if changes else per_date.index.max() + pd.Timedelta(days=1)
+    split = changes[0].date if changes else per_date.index.max() + pd.Timedelta(days=1)
     out: dict[str, float] = {}
     for period, sel in (("busy_period", per_date.index < split),
                         ("quiet_period", per_date.index >= split)):
@@ -214,6 +249,7 @@ def _counts(df: pd.DataFrame, changes: Sequence[pd.Timestamp]) -> dict[str, floa
 def _flags(df: pd.DataFrame, busy_row: int = 1) -> dict[str, float]:
     aprons = df[df["kind"].isin(APRON_KINDS)]
     clear = aprons[aprons["truth_clear"]]
+    snowless = clear[clear["snow_fraction"].fillna(0) == 0]
     busy = clear[clear["aircraft"] >= busy_row]
     cloudy = aprons[~aprons["truth_clear"] & (aprons["aircraft"] == 0)]
     shown = cloudy[~cloudy["flagged"].astype(bool)]
@@ -221,6 +257,8 @@ def _flags(df: pd.DataFrame, busy_row: int = 1) -> dict[str, float]:
         "rows_truth_clear_apron": float(len(clear)),
         "flagged_truth_clear_apron": float(clear["flagged"].mean()) if len(clear) else 0.0,
         "flagged_truth_clear_busy_apron": float(busy["flagged"].mean()) if len(busy) else 0.0,
+        "flagged_truth_clear_snowless_apron": float(snowless["flagged"].mean())
+        if len(snowless) else 0.0,
         "rows_truth_cloudy_empty": float(len(cloudy)),
         "cloudy_unflagged": float(len(shown)),
         "cloudy_false_activity": float((shown["activity_index"] > 0).sum()),
@@ -272,14 +310,17 @@ def _detections(objects: pd.DataFrame, df: pd.DataFrame, truth_objects: pd.DataF
 def _decoys(df: pd.DataFrame) -> dict[str, float]:
     zones = df.loc[df["decoys"].fillna(0) > 0, "zone"].unique()
     rows = df[df["zone"].isin(zones) & df["truth_clear"] & (df["aircraft"] == 0)]
+    shown = rows[~rows["flagged"].astype(bool)]
     return {
         "decoy_rows": float(len(rows)),
-        "decoy_active_rows": float((rows["activity_index"] > 0).sum()),
-        "decoy_objects": float(rows["objects"].astype(float).sum()),
+        "decoy_active_rows": float((shown["activity_index"] > 0).sum()),
+        "decoy_objects": float(shown["objects"].astype(float).sum()),
+        "decoy_objects_flagged_rows": float(rows["objects"].astype(float).sum()
+                                            - shown["objects"].astype(float).sum()),
     }
 
 
-def _changes(table: pd.DataFrame, truth_dates: Sequence[pd.Timestamp], tolerance_days: int
+def _changes(table: pd.DataFrame, truth_dates: Sequence[TrueChange], tolerance_days: int
              ) -> tuple[dict[str, float], pd.DataFrame]:
     from geo import errors
     from geo.when import change_points
@@ -292,11 +333,11 @@ def _changes(table: pd.DataFrame, truth_dates: Sequence[pd.Timestamp], tolerance
     errors_days = []
     matched = set()
     for true in truth_dates:
-        gaps = [abs((r - true).days) for r in reported]
+        gaps = [abs(true.error_days(r)) for r in reported]
         if gaps and min(gaps) <= tolerance_days:
             i = int(np.argmin(gaps))
             matched.add(i)
-            errors_days.append((reported[i] - true).days)
+            errors_days.append(true.error_days(reported[i]))
     span = (table["date"].max() - table["date"].min()).days if len(table) else 0
     wide = found[(pd.to_datetime(found["upper"]) - pd.to_datetime(found["lower"])).dt.days
                  > span / 2] if len(found) else found
