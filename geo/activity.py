@@ -20,7 +20,8 @@ significantly from that pixel's own *empty-state baseline*. Step by step:
    farmland does not). Dates whose control is cloudy take the gain of the nearest clear
    date and say so in ``note``.
 3. **Per-pixel baseline** = median of the normalised clear observations of the reference
-   period (``reference``: all dates, a period, or one date), per season (dates within
+   period (``reference``: by default the site's quietest regime, found from the aprons'
+   aircraft-scale texture, else all dates; or a period, or one date), per season (dates within
    ``season_days`` of the same day of year, in any year) where enough observations exist,
    which absorbs seasonal shadows of fixed structures. Whatever is there in most
    reference images, painted decoys, hangars, revetment walls, parked wrecks, *is* the
@@ -108,7 +109,9 @@ is scaled by 0.8 and 1.25.
 
 Limits: 10 m pixels resolve large aircraft only (see :mod:`geo.objects`); something that
 stays in place for most of the reference period belongs to the baseline; a busy
-reference period hides activity (choose ``reference`` when the empty period is known).
+reference period hides activity: the default finds a quiet regime where the imagery
+shows one, but a site that was never empty has none (choose ``reference`` when the empty
+period is known).
 
 Examples
 --------
@@ -123,6 +126,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -151,6 +155,9 @@ COLUMNS: tuple[str, ...] = (
 """Columns of :func:`activity_index`'s table, in order."""
 
 OBJECT_KINDS = ("apron", "revetment")
+OBJECT_PIXELS = 50
+"""Largest blob (pixels at 10 m, 0.5 ha) that may be an aircraft and its shadow: a C-5
+(68 x 76 m) covers about 30."""
 SIGN_GROW = 1
 """Pixels by which :func:`_false_cloud` grows the pixels with signs of cloud: one, the
 co-registration tolerance; the signs are tested on 10 m pixels, not on the SCL's 20 m."""
@@ -262,7 +269,7 @@ def _fill_time(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 
 def _reference_dates(times: pd.DatetimeIndex, reference: ReferenceLike) -> np.ndarray:
-    if reference is None:
+    if reference is None or (isinstance(reference, str) and reference == "auto"):
         return np.ones(len(times), dtype=bool)
     if isinstance(reference, (tuple, list)) and len(reference) == 2:
         start, end = (pd.Timestamp(r) for r in reference)
@@ -529,6 +536,17 @@ def cloud_signs(blue_rise: np.ndarray, blue: np.ndarray, green: np.ndarray, red:
     return np.asarray((blue_rise > threshold) & ((whiteness < 0.7) | hazy))
 
 
+def _small_blobs(mask: np.ndarray, most: int) -> np.ndarray:
+    """Pixels of ``mask``'s 8-connected components of at most ``most`` pixels."""
+    label, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return np.zeros_like(mask)
+    size = np.bincount(label.ravel(), minlength=n + 1)
+    small = size <= most
+    small[0] = False
+    return small[label]
+
+
 def _false_cloud(cube: Cube, rise: np.ndarray, suspect: np.ndarray, threshold: float,
                  max_share: float) -> np.ndarray:
     """Which suspect pixels to count as clear: those with no sign of cloud near them.
@@ -540,7 +558,10 @@ def _false_cloud(cube: Cube, rise: np.ndarray, suspect: np.ndarray, threshold: f
     :data:`SIGN_GROW` pixel, stay masked; the rest count as clear. Each 8-connected patch of
     suspect pixels on a date is also judged as a whole: where more than ``max_share`` of
     it shows the signs it is a real cloud, and none of it is kept (a cloud's thin parts
-    need not show the signs one pixel at a time). Bright ground the SCL mistook for
+    need not show the signs one pixel at a time). In a patch judged false, a blob of
+    sign pixels no larger than an aircraft (:data:`OBJECT_PIXELS`) is not taken for
+    cloud: a white airliner on grey pavement is brighter and whiter than its empty
+    state too, and a cloud the SCL found is broader than 0.5 ha. Bright ground the SCL mistook for
     cloud is not brighter than its own empty state, so it is kept whole; an aircraft or
     a vehicle on it departs from the empty state but darkens, so it is kept and scored.
     Returns ``bool (time, y, x)``.
@@ -561,8 +582,9 @@ def _false_cloud(cube: Cube, rise: np.ndarray, suspect: np.ndarray, threshold: f
                            minlength=n + 1)
         false_patch = (cloudy <= max_share * size) & (seen >= 0.5 * size)
         false_patch[0] = False
-        near_signs = ndimage.binary_dilation(signs[t], structure=eight, iterations=SIGN_GROW)
-        keep[t] = false_patch[label] & ~near_signs
+        cloud = signs[t] & ~_small_blobs(signs[t], OBJECT_PIXELS)
+        near_cloud = ndimage.binary_dilation(cloud, structure=eight, iterations=SIGN_GROW)
+        keep[t] = false_patch[label] & ~near_cloud
     return keep
 
 
@@ -699,6 +721,69 @@ def _site_broad(scores: dict[str, ZoneScores], masked: dict[str, np.ndarray]) ->
         return np.zeros(next(iter(scores.values())).score.shape[0])
     w = np.array([scores[n].mask.sum() for n in masked], dtype=float)
     return np.asarray(sum(f * wi for f, wi in zip(masked.values(), w)) / w.sum())
+
+
+def _texture(cube: Cube) -> np.ndarray:
+    """Per date, the zone's aircraft-scale texture beyond what never changes.
+
+    Each clear pixel's departure from the median of its 7 x 7 neighbourhood, relative to
+    the zone's median brightness that date (so sun and calibration cancel), less that
+    pixel's own 20th percentile over the dates (markings, joints, kerbs: the texture
+    that is always there), averaged over the zone. Parked aircraft and their shadows are
+    3-6 pixel blobs on smooth pavement: they raise it; an empty apron leaves only noise.
+    NaN where less than half of the zone is clear.
+    """
+    vis = [cube.bands.index(b) for b in ("blue", "green", "red") if b in cube.bands]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels and dates
+        bright = np.nanmean(cube.clear_only(cube.data[:, vis or slice(None)].copy()), axis=1)
+        inside = np.where(cube.mask[None], bright, np.nan)
+        level = _nanmedian(inside.reshape(len(inside), -1), axis=1)
+        filled = np.where(np.isfinite(bright), bright, np.nan_to_num(level)[:, None, None])
+        smooth = ndimage.median_filter(filled, size=(1, 7, 7), mode="nearest")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rough = np.abs(inside - smooth) / level[:, None, None]
+        always = np.nanpercentile(rough, 20, axis=0)
+        excess = np.clip(rough - always[None], 0, None)
+        out = np.nanmean(excess.reshape(len(excess), -1), axis=1)
+    seen = np.isfinite(inside).reshape(len(inside), -1).sum(axis=1) / max(cube.n_pixels, 1)
+    return np.where(seen >= 0.5, out, np.nan)
+
+
+def _quiet_regime(cubes: dict[str, Cube], times: pd.DatetimeIndex,
+                  min_dates: int = 12) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The first and last date of the site's quietest regime, if it has one.
+
+    The aprons' aircraft-scale texture (:func:`_texture`, weighted by zone size; the
+    revetments' where there is no apron) is segmented by :func:`geo.when.change_points`, with its rules for a real
+    change of regime; the regime with the lowest median texture is the quietest. ``None``
+    when there is no change of regime, or the quietest holds fewer than ``min_dates``.
+    """
+    from geo.when import change_points
+
+    # aprons first: revetments' walls cast shadows that change with the season
+    zones = ([c for c in cubes.values() if c.kind == "apron"]
+             or [c for c in cubes.values() if c.kind in OBJECT_KINDS])
+    if not zones:
+        return None
+    tex = np.array([_texture(c) for c in zones])
+    weight = np.array([c.n_pixels for c in zones], float)[:, None] * np.isfinite(tex)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        site = np.nansum(np.nan_to_num(tex) * weight, axis=0) / weight.sum(axis=0)
+    series = pd.Series(site, index=times).dropna()
+    try:
+        found = change_points(series).table
+    except errors.AnalysisError:
+        return None
+    if found.empty:
+        return None
+    edges = [series.index[0], *found["first_after"], series.index[-1] + pd.Timedelta(days=1)]
+    regimes = [series[(series.index >= a) & (series.index < b)]
+               for a, b in itertools.pairwise(edges)]
+    quiet = min(regimes, key=lambda r: float(r.median()))
+    if len(quiet) < min_dates:
+        return None
+    return quiet.index[0], quiet.index[-1]
 
 
 def _sample_dates(stack: xr.Dataset, reference: np.ndarray, limit: int | None) -> np.ndarray:
@@ -851,7 +936,7 @@ def analyse(
     stack: xr.Dataset,
     aoi: AOI,
     *,
-    reference: ReferenceLike = None,
+    reference: ReferenceLike = "auto",
     kinds: Sequence[str] = ACTIVITY_KINDS,
     zones: Sequence[str] | None = None,
     control: str | Sequence[str] | bool | None = None,
@@ -903,10 +988,17 @@ def analyse(
     walk = _Walk(stack, aoi, list(dict.fromkeys([*names, *ctrl_names])), bands,
                  tolerance + 2, block)
     sample = _sample_dates(stack, ref, baseline_dates)
+    cubes = walk.extract(sample)
+    if isinstance(reference, str) and reference == "auto":
+        quiet = _quiet_regime(cubes, times[sample])
+        if quiet is not None:
+            log.info("empty state fitted to the quietest regime, %s..%s", *quiet)
+            ref = _reference_dates(times, quiet)
+            sample = _sample_dates(stack, ref, baseline_dates)
+            cubes = walk.extract(sample)
     every_date = len(sample) == len(times)
     if not every_date:
         log.info("empty state fitted to %d of %d dates", len(sample), len(times))
-    cubes = walk.extract(sample)
     if control is None and len(ctrl_names) > 1:
         ctrl_names = [_pick_control({n: cubes[n] for n in ctrl_names})]
     if not ctrl_names:
@@ -958,7 +1050,7 @@ def activity_index(
     stack: xr.Dataset,
     aoi: AOI,
     *,
-    reference: ReferenceLike = None,
+    reference: ReferenceLike = "auto",
     kinds: Sequence[str] = ACTIVITY_KINDS,
     zones: Sequence[str] | None = None,
     control: str | Sequence[str] | bool | None = None,
@@ -995,8 +1087,15 @@ def activity_index(
     aoi
         Its AOI.
     reference
-        Which dates define the empty state: ``None`` (all; fine when most dates are
-        empty), a ``(start, end)`` period, or one date.
+        Which dates define the empty state: ``"auto"`` (the default: the site's
+        quietest regime, found in the imagery, see below; all dates when it has no
+        change of regime), ``None`` (all dates; fine when most dates are empty), a
+        ``(start, end)`` period, or one date. With ``"auto"``, the aprons' and
+        revetments' aircraft-scale texture (parked aircraft are 3-6 pixel blobs on
+        smooth pavement) is segmented into regimes by :func:`geo.when.change_points`,
+        and the regime with the least texture is the reference: a site busy for years
+        and then quiet is measured against its quiet years, not against a median that
+        holds its aircraft.
     kinds
         Zone kinds to measure (add ``"runway"``, ``"taxiway"`` for the disuse signal).
     zones

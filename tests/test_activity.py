@@ -317,3 +317,39 @@ def test_blocks_of_cubes_match_the_whole_window(aoi) -> None:
     parts = list(iter_cubes(stack, aoi, names, block=4, dates=[5, 1, 3]))
     assert [p[0].tolist() for p in parts] == [[5, 1, 3]]
     np.testing.assert_array_equal(parts[0][1]["apron_test"].data[1], cubes["apron_test"].data[1])
+
+
+def test_false_cloud_over_ground_seen_as_usual_is_counted_clear(aoi) -> None:
+    """The SCL calls the whole site cloud on a busy date; the pixels say otherwise."""
+    plane = Aircraft(x=-150, y=150, wingspan=45, length=40, dates=[3])
+    stack = make_stack(aoi, 12, aircraft=[plane], false_clouds={3: 1.0}, seed=2)
+    res = analyse(stack, aoi, season_days=None)
+    row = res.table[res.table["zone"] == "apron_test"].iloc[3]
+    assert not row["flagged"] and row["clear_fraction"] > 0.9
+    assert int(row["objects"]) == 1
+    assert "the SCL called cloud" in row["note"]
+    trusting = analyse(stack, aoi, season_days=None, recover_clouds=False)
+    assert trusting.table[trusting.table["zone"] == "apron_test"].iloc[3]["flagged"]
+
+
+def test_real_cloud_stays_masked_when_recovering(aoi) -> None:
+    stack = make_stack(aoi, 12, clouds={4: 1.0, 5: 0.5}, seed=3)
+    with pytest.warns(errors.CloudyDateWarning):
+        df = activity_index(stack, aoi, season_days=None)
+    apron = df[df["zone"] == "apron_test"].reset_index(drop=True)
+    assert apron.loc[4, "flagged"] and apron.loc[4, "clear_fraction"] == 0
+    assert float(apron["activity_index"].fillna(0).max()) == 0.0
+
+
+def test_auto_reference_finds_the_quiet_regime_of_a_busy_site(aoi) -> None:
+    """Busy for most dates, then empty: the empty state is the empty apron, not the median."""
+    stands = [Aircraft(x=-150 + 110 * i, y=150 - 60 * j, wingspan=45, length=40,
+                       dates=list(range(40))) for i in range(2) for j in range(2)]
+    stack = make_stack(aoi, 56, aircraft=stands, seed=4)
+    auto = analyse(stack, aoi, season_days=None, keep_scores=False)
+    apron = auto.table[auto.table["zone"] == "apron_test"]
+    assert (apron["objects"].iloc[:40] >= 3).mean() > 0.9
+    assert int(apron["objects"].iloc[40:].sum()) == 0
+    median = analyse(stack, aoi, season_days=None, reference=None, keep_scores=False)
+    busy = median.table[median.table["zone"] == "apron_test"]["objects"].iloc[:40]
+    assert busy.mean() < 1  # the median's empty state holds the aircraft: they vanish

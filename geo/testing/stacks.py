@@ -222,6 +222,7 @@ def make_stack(
     haze: float | Sequence[float] | Callable[[pd.Timestamp], float] | None = None,
     shift: Mapping[int, tuple[int, int]] | None = None,
     clouds: Mapping[int, float] | None = None,
+    false_clouds: Mapping[int, float] | None = None,
     snow: Mapping[int, float] | None = None,
     noise: float = 0.003,
     texture: float = 0.04,
@@ -252,6 +253,9 @@ def make_stack(
         ``{date index: (dy, dx)}`` whole-image shifts in pixels (|d| <= 2).
     clouds
         ``{date index: fraction}``: a cloud over the top fraction of rows (SCL 9).
+    false_clouds
+        ``{date index: fraction}``: the SCL says cloud (9) over the top fraction of rows
+        but the ground is seen as usual (Sen2Cor's error over bright concrete).
     snow
         ``{date index: fraction}``: snow over the left fraction of columns (SCL 11).
     noise
@@ -299,6 +303,7 @@ def make_stack(
     h = _per_date(haze, times, 0.0)
     shift = dict(shift or {})
     clouds, snow = dict(clouds or {}), dict(snow or {})
+    false_clouds = dict(false_clouds or {})
     ys, xs = slice(pad, ny - pad), slice(pad, nx - pad)
     data = np.empty((len(times), nb, ny - 2 * pad, nx - 2 * pad), dtype=np.float32)
     scl = np.full((len(times), ny - 2 * pad, nx - 2 * pad), 5, dtype=np.uint8)
@@ -319,6 +324,8 @@ def make_stack(
             rows = int(round(clouds[t] * scene.shape[1]))
             scene[:, :rows] = np.asarray(SURFACES["cloud"])[:, None, None]
             scl[t, :rows] = 9
+        if t in false_clouds:
+            scl[t, :int(round(false_clouds[t] * scene.shape[1]))] = 9
         if t in snow:
             cols = int(round(snow[t] * scene.shape[2]))
             scene[:, :, :cols] = np.asarray(SURFACES["snow"])[:, None, None]
