@@ -155,9 +155,6 @@ COLUMNS: tuple[str, ...] = (
 """Columns of :func:`activity_index`'s table, in order."""
 
 OBJECT_KINDS = ("apron", "revetment")
-OBJECT_PIXELS = 50
-"""Largest blob (pixels at 10 m, 0.5 ha) that may be an aircraft and its shadow: a C-5
-(68 x 76 m) covers about 30."""
 SIGN_GROW = 1
 """Pixels by which :func:`_false_cloud` grows the pixels with signs of cloud: one, the
 co-registration tolerance; the signs are tested on 10 m pixels, not on the SCL's 20 m."""
@@ -536,17 +533,6 @@ def cloud_signs(blue_rise: np.ndarray, blue: np.ndarray, green: np.ndarray, red:
     return np.asarray((blue_rise > threshold) & ((whiteness < 0.7) | hazy))
 
 
-def _small_blobs(mask: np.ndarray, most: int) -> np.ndarray:
-    """Pixels of ``mask``'s 8-connected components of at most ``most`` pixels."""
-    label, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return np.zeros_like(mask)
-    size = np.bincount(label.ravel(), minlength=n + 1)
-    small = size <= most
-    small[0] = False
-    return small[label]
-
-
 def _false_cloud(cube: Cube, rise: np.ndarray, suspect: np.ndarray, threshold: float,
                  max_share: float) -> np.ndarray:
     """Which suspect pixels to count as clear: those with no sign of cloud near them.
@@ -558,10 +544,10 @@ def _false_cloud(cube: Cube, rise: np.ndarray, suspect: np.ndarray, threshold: f
     :data:`SIGN_GROW` pixel, stay masked; the rest count as clear. Each 8-connected patch of
     suspect pixels on a date is also judged as a whole: where more than ``max_share`` of
     it shows the signs it is a real cloud, and none of it is kept (a cloud's thin parts
-    need not show the signs one pixel at a time). In a patch judged false, a blob of
-    sign pixels no larger than an aircraft (:data:`OBJECT_PIXELS`) is not taken for
-    cloud: a white airliner on grey pavement is brighter and whiter than its empty
-    state too, and a cloud the SCL found is broader than 0.5 ha. Bright ground the SCL mistook for
+    need not show the signs one pixel at a time). Limit: a white aircraft on grey
+    pavement is brighter and whiter than its empty state too, so under a false cloud it
+    stays masked with its margin: a lost detection, never a false one (keeping small
+    bright blobs instead counts snow remnants next to snow as aircraft). Bright ground the SCL mistook for
     cloud is not brighter than its own empty state, so it is kept whole; an aircraft or
     a vehicle on it departs from the empty state but darkens, so it is kept and scored.
     Returns ``bool (time, y, x)``.
@@ -582,9 +568,8 @@ def _false_cloud(cube: Cube, rise: np.ndarray, suspect: np.ndarray, threshold: f
                            minlength=n + 1)
         false_patch = (cloudy <= max_share * size) & (seen >= 0.5 * size)
         false_patch[0] = False
-        cloud = signs[t] & ~_small_blobs(signs[t], OBJECT_PIXELS)
-        near_cloud = ndimage.binary_dilation(cloud, structure=eight, iterations=SIGN_GROW)
-        keep[t] = false_patch[label] & ~near_cloud
+        near_signs = ndimage.binary_dilation(signs[t], structure=eight, iterations=SIGN_GROW)
+        keep[t] = false_patch[label] & ~near_signs
     return keep
 
 

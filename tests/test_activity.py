@@ -321,7 +321,8 @@ def test_blocks_of_cubes_match_the_whole_window(aoi) -> None:
 
 def test_false_cloud_over_ground_seen_as_usual_is_counted_clear(aoi) -> None:
     """The SCL calls the whole site cloud on a busy date; the pixels say otherwise."""
-    plane = Aircraft(x=-150, y=150, wingspan=45, length=40, dates=[3])
+    # a dark grey transport (a white one under a false cloud stays masked: see _false_cloud)
+    plane = Aircraft(x=-150, y=150, wingspan=45, length=40, dates=[3], surface="decoy")
     stack = make_stack(aoi, 12, aircraft=[plane], false_clouds={3: 1.0}, seed=2)
     res = analyse(stack, aoi, season_days=None)
     row = res.table[res.table["zone"] == "apron_test"].iloc[3]

@@ -228,7 +228,7 @@ def _correlations(df: pd.DataFrame, busy: int) -> dict[str, float]:
     }
 
 
-def _counts(df: pd.DataFrame, changes: Sequence[pd.Timestamp]) -> dict[str, float]:
+def _counts(df: pd.DataFrame, changes: Sequence[TrueChange]) -> dict[str, float]:
     """Objects per date against aircraft of 30 m or more (what ``objects`` counts) and all."""
     rows = df[df["kind"].isin(COUNT_KINDS) & df["truth_clear"]]
     per_date = rows.groupby("date").agg(objects=("objects", "sum"), aircraft=("aircraft", "sum"),
