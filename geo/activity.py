@@ -735,14 +735,17 @@ def _texture(cube: Cube) -> np.ndarray:
     return np.where(seen >= 0.5, out, np.nan)
 
 
-def _quiet_regime(cubes: dict[str, Cube], times: pd.DatetimeIndex,
-                  min_dates: int = 12) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+def _quiet_regime(cubes: dict[str, Cube], times: pd.DatetimeIndex, min_dates: int = 12,
+                  min_days: float = 0.0) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The first and last date of the site's quietest regime, if it has one.
 
     The aprons' aircraft-scale texture (:func:`_texture`, weighted by zone size; the
-    revetments' where there is no apron) is segmented by :func:`geo.when.change_points`, with its rules for a real
-    change of regime; the regime with the lowest median texture is the quietest. ``None``
-    when there is no change of regime, or the quietest holds fewer than ``min_dates``.
+    revetments' where there is no apron) is segmented by
+    :func:`geo.when.change_points`, with its rules for a real change of regime; the
+    regime with the lowest median texture is the quietest. ``None`` when there is no
+    change of regime, or the quietest holds fewer than ``min_dates`` or spans fewer than
+    ``min_days`` (a regime that misses a season would leave that season's shadows
+    without an empty state).
     """
     from geo.when import change_points
 
@@ -766,7 +769,7 @@ def _quiet_regime(cubes: dict[str, Cube], times: pd.DatetimeIndex,
     regimes = [series[(series.index >= a) & (series.index < b)]
                for a, b in itertools.pairwise(edges)]
     quiet = min(regimes, key=lambda r: float(r.median()))
-    if len(quiet) < min_dates:
+    if len(quiet) < min_dates or (quiet.index[-1] - quiet.index[0]).days < min_days:
         return None
     return quiet.index[0], quiet.index[-1]
 
@@ -975,7 +978,9 @@ def analyse(
     sample = _sample_dates(stack, ref, baseline_dates)
     cubes = walk.extract(sample)
     if isinstance(reference, str) and reference == "auto":
-        quiet = _quiet_regime(cubes, times[sample])
+        # every seasonal window (+-season_days) must hold reference dates
+        quiet = _quiet_regime(cubes, times[sample],
+                              min_days=365.25 - 2 * season_days if season_days else 0.0)
         if quiet is not None:
             log.info("empty state fitted to the quietest regime, %s..%s", *quiet)
             ref = _reference_dates(times, quiet)

@@ -34,7 +34,11 @@ with the smallest p-value is kept:
    run of half-cloudy dates) last weeks, and a level held for less than two months at
    either end of the series is not yet a regime.
 
-The same is then done on each side of a kept break, with the candidates inside it. A
+The same is then done on each side of a kept break, with the candidates inside it. Where
+no single break passes, a *spell* is looked for: the stretch between two candidates
+tested against both sides together (the same three tests, Bonferroni over the pairs of
+places), so quiet months inside a busy period, or a surge inside a quiet one, are two
+changes. A
 candidate is always tested against everything up to the neighbouring changes, never only
 against the neighbouring candidates: across the turn of a slow wiggle both sides hold the
 rest of the wiggle, so their medians barely differ and their spread includes it, whereas
@@ -45,7 +49,7 @@ piecewise-constant series plus resampled residuals (moving blocks, to respect
 autocorrelation) is re-segmented ``n_boot`` times within the break's own window (between
 its neighbouring changes), and the interval spans the ``level`` quantiles of the
 re-estimated break. A break whose interval spans more than ``max_interval`` (0.5) of its
-window, and so of the series, is not located (the data would put it almost anywhere in
+window (the stretch between its neighbouring changes) is not located (the data would put it almost anywhere in
 the stretch): it is taken out of the candidates and the selection is made again. Reported dates bracket the change: the change happened after
 ``last_before`` and by ``first_after``; ``lower``/``upper`` are the corresponding
 bracket dates of the interval's ends, ``date`` the midpoint of the bracket; ``effect`` and
@@ -278,7 +282,7 @@ def change_points(
         module docstring for where each default comes from).
     max_interval
         A break whose interval spans more than this share of the two segments it
-        separates (and so of the series) is not reported.
+        separates is not reported.
 
     Returns
     -------
@@ -405,16 +409,45 @@ def _select(y: np.ndarray, dates: pd.DatetimeIndex, candidates: list[int], rules
         if passes and (best is None or (p, -effect) < best[:2]):
             best = (p, -effect, k)
     if best is None:
-        return {}
+        return _spell(y, dates, candidates, rules, a, b)
     k = best[2]
     return {**_select(y, dates, candidates, rules, a, k), k: (best[0], -best[1]),
             **_select(y, dates, candidates, rules, k, b)}
 
 
+def _spell(y: np.ndarray, dates: pd.DatetimeIndex, candidates: list[int], rules: _Rules,
+           a: int, b: int) -> dict[int, tuple[float, float]]:
+    """A spell in ``[a, b)`` at another level that ends where it began (quiet months in a
+    busy period, a surge in a quiet one): no single break separates ``[a, b)`` into two
+    regimes, but the stretch between two candidates differs from everything around it.
+    The same three tests, the middle against both sides together, Bonferroni over the
+    pairs of places; each of the three parts must span ``min_days``."""
+    inside = sorted(k for k in candidates if a < k < b)
+    pairs = max((b - a) * (b - a - 1) // 2, 1)
+    best: tuple[float, float, int, int] | None = None
+    for i, k1 in enumerate(inside):
+        for k2 in inside[i + 1:]:
+            days = min((dates[k1 - 1] - dates[a]).days, (dates[k2 - 1] - dates[k1]).days,
+                       (dates[b - 1] - dates[k2]).days)
+            if days < rules.min_days:
+                continue
+            p, effect = _regime_test(y[k1:k2], np.r_[y[a:k1], y[k2:b]])
+            p = min(1.0, p * pairs)
+            if p <= rules.alpha and effect >= rules.min_effect and (
+                    best is None or (p, -effect) < best[:2]):
+                best = (p, -effect, k1, k2)
+    if best is None:
+        return {}
+    p, neg, k1, k2 = best
+    return {**_select(y, dates, candidates, rules, a, k1), k1: (p, -neg),
+            **_select(y, dates, candidates, rules, k1, k2), k2: (p, -neg),
+            **_select(y, dates, candidates, rules, k2, b)}
+
+
 def _widest(intervals: list[tuple[int, int]], bkps: list[int], dates: pd.DatetimeIndex,
             rules: _Rules) -> int | None:
     """The break whose interval spans most of the two segments it separates, if over
-    ``max_interval`` of them (and so of the series)."""
+    ``max_interval`` of them."""
     n = len(dates)
     edges = [0, *bkps, n]
     share = [(dates[min(hi, n - 1)] - dates[max(lo - 1, 0)])

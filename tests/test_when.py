@@ -187,3 +187,18 @@ def test_step_at_a_known_date_and_noise() -> None:
     assert step_at(jump, DATES[60], window_days=60)["ratio"] > 3
     assert np.isnan(step_at(s, "2035-01-01")["step"])
     assert noise(np.random.default_rng(0).normal(0, 0.5, 4000)) == pytest.approx(0.5, rel=0.05)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("levels", [(1, 0, 1), (0, 1, 0)], ids=["quiet spell", "surge"])
+def test_a_spell_that_ends_where_it_began_is_two_changes(seed: int, levels: tuple) -> None:
+    """Quiet months inside a busy period (or a surge inside a quiet one): no single break
+    separates two regimes, but the spell is reported as its two ends."""
+    rng = np.random.default_rng(seed)
+    d = pd.date_range("2020-01-01", periods=150, freq="10D")
+    a, b, c = levels
+    y = 0.05 * np.r_[np.full(60, a), np.full(30, b), np.full(60, c)] + rng.normal(0, 0.005, 150)
+    found = change_points(pd.Series(y, index=d)).table
+    assert len(found) == 2
+    assert abs((found["date"].iloc[0] - d[60]).days) <= 15
+    assert abs((found["date"].iloc[1] - d[90]).days) <= 15
