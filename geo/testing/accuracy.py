@@ -86,19 +86,22 @@ TARGETS: dict[str, Target] = {
 
 CI_BARS: dict[str, Target] = {
     "rows_missing": TARGETS["rows_missing"],
-    "spearman_dates": Target(0.75, True, TARGETS["spearman_dates"].why),
-    "count_mae_busy_period": Target(5.0, False, TARGETS["count_mae_busy_period"].why),
-    "count_mae_quiet_period": Target(0.5, False, TARGETS["count_mae_quiet_period"].why),
-    "flagged_truth_clear_apron": Target(0.15, False, TARGETS["flagged_truth_clear_apron"].why),
-    "precision": Target(0.65, True, TARGETS["precision"].why),
-    "recall_large": Target(0.5, True, TARGETS["recall_large"].why),
-    "change_error_days": Target(45.0, False, TARGETS["change_error_days"].why),
+    "spearman_dates": Target(0.9, True, TARGETS["spearman_dates"].why),
+    "count_mae_busy_period": Target(3.0, False, TARGETS["count_mae_busy_period"].why),
+    "count_mae_quiet_period": Target(0.3, False, TARGETS["count_mae_quiet_period"].why),
+    "flagged_truth_clear_apron": Target(0.05, False, TARGETS["flagged_truth_clear_apron"].why),
+    "precision": Target(0.85, True, TARGETS["precision"].why),
+    "recall_large": Target(0.6, True, TARGETS["recall_large"].why),
+    "change_error_days": Target(30.0, False, TARGETS["change_error_days"].why),
     "changes_missed": Target(0.0, False, TARGETS["changes_missed"].why),
     "changes_spurious": Target(0.0, False, TARGETS["changes_spurious"].why),
-    "decoy_objects": Target(1.0, False, TARGETS["decoy_objects"].why),
-    "cloudy_false_objects": Target(1.0, False, TARGETS["cloudy_false_objects"].why),
+    "decoy_objects": Target(0.0, False, TARGETS["decoy_objects"].why),
+    "cloudy_false_objects": Target(0.0, False, TARGETS["cloudy_false_objects"].why),
 }
-"""Lower bars for the small scenario in CI: noise does not fail them, a regression does."""
+"""Bars for the small scenario in CI, below its figures (spearman 0.999, count error 1.2,
+flagged 0.8 %, precision 0.976, recall 0.721 at the time of writing) so that noise does
+not fail them, while a real regression does: trusting the SCL's clouds again flags 7.4 %
+of truth-clear apron rows; a detector that stops matching stands loses precision."""
 
 
 def load_truth(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
