@@ -735,6 +735,17 @@ def _texture(cube: Cube) -> np.ndarray:
     return np.where(seen >= 0.5, out, np.nan)
 
 
+def _reference_basis(times: pd.DatetimeIndex, ref: np.ndarray, reference: ReferenceLike
+                     ) -> str:
+    """In words, which dates the empty state is fitted to (before any quiet regime)."""
+    if reference is None:
+        return "every date"
+    if isinstance(reference, str) and reference == "auto":
+        return "every date (the imagery shows no quieter regime)"
+    chosen = times[ref]
+    return f"the reference {chosen.min():%Y-%m-%d} to {chosen.max():%Y-%m-%d}"
+
+
 def _quiet_regime(cubes: dict[str, Cube], times: pd.DatetimeIndex, min_dates: int = 12,
                   min_days: float = 0.0) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The first and last date of the site's quietest regime, if it has one.
@@ -977,12 +988,15 @@ def analyse(
                  tolerance + 2, block)
     sample = _sample_dates(stack, ref, baseline_dates)
     cubes = walk.extract(sample)
+    basis = _reference_basis(times, ref, reference)
     if isinstance(reference, str) and reference == "auto":
         # every seasonal window (+-season_days) must hold reference dates
         quiet = _quiet_regime(cubes, times[sample],
                               min_days=365.25 - 2 * season_days if season_days else 0.0)
         if quiet is not None:
-            log.info("empty state fitted to the quietest regime, %s..%s", *quiet)
+            basis = (f"the quietest regime found in the imagery, {quiet[0]:%Y-%m-%d} to "
+                     f"{quiet[1]:%Y-%m-%d}")
+            log.info("empty state fitted to %s", basis)
             ref = _reference_dates(times, quiet)
             sample = _sample_dates(stack, ref, baseline_dates)
             cubes = walk.extract(sample)
@@ -1023,6 +1037,7 @@ def analyse(
     )
     table = pd.DataFrame([r for n in names for r in rows[n]], columns=list(COLUMNS))
     table["objects"] = table["objects"].astype("Int64")
+    table.attrs["reference"] = basis
     obj_cols = ["date", "zone", "kind", "x", "y", "area_px", "area_m2", "length_m", "width_m",
                 "elongation", "peak_score", "count", "flagged"]
     n_flag = int(table["flagged"].sum())
@@ -1151,6 +1166,7 @@ def activity_index(
     pandas.DataFrame
         One row per (date, zone) with the columns of :data:`COLUMNS`; ``objects`` is the
         aircraft count for aprons/revetments and NA for other kinds.
+        ``attrs["reference"]`` says in words which dates the empty state was fitted to.
 
     Raises
     ------

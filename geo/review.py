@@ -653,6 +653,8 @@ def review_stack(
     _check_some_clear(clear, area, t0, t1)
     if activity is None:
         activity = _activity(stack, area)
+    if activity.attrs.get("reference"):
+        notes.append(f"empty state fitted to {activity.attrs['reference']}")
     changes = change_points if change_points is not None else _change_points(activity, notes)
     _step(5, "select scenes")
     scenes = select_scenes(clear, n=n, start=t0, end=t1, key_dates=events, aoi=area,

@@ -351,6 +351,7 @@ def test_auto_reference_finds_the_quiet_regime_of_a_busy_site(aoi) -> None:
     apron = auto.table[auto.table["zone"] == "apron_test"]
     assert (apron["objects"].iloc[:40] >= 3).mean() > 0.9
     assert int(apron["objects"].iloc[40:].sum()) == 0
+    assert "quietest regime" in auto.table.attrs["reference"]
     median = analyse(stack, aoi, season_days=None, reference=None, keep_scores=False)
     busy = median.table[median.table["zone"] == "apron_test"]["objects"].iloc[:40]
     assert busy.mean() < 1  # the median's empty state holds the aircraft: they vanish
