@@ -64,9 +64,8 @@ def _scenario(args: argparse.Namespace) -> Path:
     import geo.scenario
 
     t0 = time.perf_counter()
-    extra = {"story": args.story} if args.story != "bagram" else {}
     geo.scenario.build("bagram", out, seed=args.seed, profile=args.profile, overwrite=True,
-                       **extra)
+                       story=args.story)
     print(f"built the {args.profile} scenario in {out} ({time.perf_counter() - t0:.0f} s)")
     return out
 

@@ -184,8 +184,9 @@ class ZoneScores:
     ndvi
         Per date, median NDVI of the zone's clear pixels (NaN without red/nir).
     recovered
-        Per date, the fraction of the zone the SCL called cloud that was counted as
-        clear (see :func:`_false_cloud`).
+        Per date, the fraction of the zone that was suspect (called cloud by the SCL, or
+        in the margin grown around its clouds and snow) and was counted as clear (see
+        :func:`_false_cloud`).
     """
 
     zone: str
@@ -484,7 +485,7 @@ def _score(cube: Cube, gain: np.ndarray, season_of: np.ndarray, model: _Model,
     departure = np.maximum(resid - up_t, -resid - model.down[season_of])
     keep = np.zeros(cube.clear.shape, bool)
     if suspect is not None and cloud_test is not None:
-        keep = _false_cloud(cube, (resid - up_t) / spread_t, suspect, *cloud_test)
+        keep = _false_cloud(cube, resid, up_t, spread_t, suspect, *cloud_test)
     del resid, up_t
     np.maximum(departure, 0.0, out=departure)
     with np.errstate(invalid="ignore"):
@@ -492,14 +493,14 @@ def _score(cube: Cube, gain: np.ndarray, season_of: np.ndarray, model: _Model,
         all_nan = np.isnan(departure).all(axis=1)
         score = np.where(all_nan, np.nan,
                          np.nanmax(np.where(np.isnan(departure), -np.inf, departure), axis=1))
-    n = max(cube.n_pixels, 1)
     if suspect is not None:
         score[suspect & ~keep] = np.nan
+    recovered = (keep & cube.mask).sum(axis=(1, 2)) / max(cube.n_pixels, 1)
     return ZoneScores(
         zone=cube.zone, kind=cube.kind, score=score.astype(np.float32), mask=cube.mask,
-        x=cube.x, y=cube.y, clear_fraction=((cube.clear | keep) & cube.mask).sum(axis=(1, 2)) / n,
+        x=cube.x, y=cube.y, clear_fraction=cube.clear_fraction() + recovered,
         snow_fraction=cube.snow_fraction(), shift=shift, ndvi=_ndvi(cube),
-        recovered=(keep & cube.mask).sum(axis=(1, 2)) / n,
+        recovered=recovered,
     )
 
 
@@ -533,38 +534,41 @@ def cloud_signs(blue_rise: np.ndarray, blue: np.ndarray, green: np.ndarray, red:
     return np.asarray((blue_rise > threshold) & ((whiteness < 0.7) | hazy))
 
 
-def _false_cloud(cube: Cube, rise: np.ndarray, suspect: np.ndarray, threshold: float,
-                 max_share: float) -> np.ndarray:
+def _false_cloud(cube: Cube, resid: np.ndarray, up: np.ndarray, spread: np.ndarray,
+                 suspect: np.ndarray, threshold: float, max_share: float) -> np.ndarray:
     """Which suspect pixels to count as clear: those with no sign of cloud near them.
 
-    ``rise`` is ``(time, band, y, x)``: how far above its empty state's envelope each
-    pixel is, in robust spreads. Within the suspect pixels (the SCL's clouds and the
+    ``resid``, ``up`` and ``spread`` are ``(time, band, y, x)``: each pixel's departure
+    from its empty state, the envelope above it, and its robust spread; only blue's are
+    used (how far above the envelope, in spreads). Within the suspect pixels (the SCL's clouds and the
     two-pixel margins grown around them and around snow), the cloud mask is drawn again
     from what the pixels show: pixels with :func:`cloud_signs`, grown by
     :data:`SIGN_GROW` pixel, stay masked; the rest count as clear. Each 8-connected patch of
     suspect pixels on a date is also judged as a whole: where more than ``max_share`` of
     it shows the signs it is a real cloud, and none of it is kept (a cloud's thin parts
-    need not show the signs one pixel at a time). Limit: a white aircraft on grey
-    pavement is brighter and whiter than its empty state too, so under a false cloud it
-    stays masked with its margin: a lost detection, never a false one (keeping small
-    bright blobs instead counts snow remnants next to snow as aircraft). Bright ground the SCL mistook for
+    need not show the signs one pixel at a time). Bright ground the SCL mistook for
     cloud is not brighter than its own empty state, so it is kept whole; an aircraft or
     a vehicle on it departs from the empty state but darkens, so it is kept and scored.
     Returns ``bool (time, y, x)``.
+
+    Limit: a white aircraft on grey pavement is brighter and whiter than its empty state
+    too, so under a false cloud it stays masked with its margin: a lost detection, never
+    a false one (keeping small bright blobs instead counts snow remnants as aircraft).
     """
     keep = np.zeros(suspect.shape, bool)
     if not {"blue", "green", "red"} <= set(cube.bands):
         return keep
     b, g, r = (cube.bands.index(k) for k in ("blue", "green", "red"))
     with np.errstate(invalid="ignore"):
-        signs = cloud_signs(rise[:, b], cube.data[:, b], cube.data[:, g], cube.data[:, r],
+        rise = (resid[:, b] - up[:, b]) / spread[:, b]
+        signs = cloud_signs(rise, cube.data[:, b], cube.data[:, g], cube.data[:, r],
                             threshold) & suspect
     eight = np.ones((3, 3), bool)
     for t in np.flatnonzero(suspect.any(axis=(1, 2))):
         label, n = ndimage.label(suspect[t], structure=eight)
         size = np.bincount(label.ravel(), minlength=n + 1)
         cloudy = np.bincount(label.ravel(), weights=signs[t].ravel(), minlength=n + 1)
-        seen = np.bincount(label.ravel(), weights=np.isfinite(rise[t, b]).ravel(),
+        seen = np.bincount(label.ravel(), weights=np.isfinite(rise[t]).ravel(),
                            minlength=n + 1)
         false_patch = (cloudy <= max_share * size) & (seen >= 0.5 * size)
         false_patch[0] = False
@@ -735,6 +739,24 @@ def _texture(cube: Cube) -> np.ndarray:
     return np.where(seen >= 0.5, out, np.nan)
 
 
+def _resample(walk: _Walk, cubes: dict[str, Cube], read: np.ndarray, wanted: np.ndarray
+              ) -> dict[str, Cube]:
+    """The cubes of the dates ``wanted``: taken from those already ``read`` when they are
+    all among them (a short stack), else read again."""
+    where = np.searchsorted(read, wanted)
+    if np.all(where < len(read)) and np.array_equal(read[np.minimum(where, len(read) - 1)],
+                                                    wanted):
+        return {n: _take(c, where) for n, c in cubes.items()}
+    return walk.extract(wanted)
+
+
+def _take(c: Cube, dates: np.ndarray | slice) -> Cube:
+    """A cube's dates at positions ``dates`` (a slice gives views, no copy)."""
+    return Cube(zone=c.zone, kind=c.kind, data=c.data[dates], clear=c.clear[dates],
+                snow=c.snow[dates], mask=c.mask, x=c.x, y=c.y, bands=c.bands,
+                suspect=None if c.suspect is None else c.suspect[dates])
+
+
 def _reference_basis(times: pd.DatetimeIndex, ref: np.ndarray, reference: ReferenceLike
                      ) -> str:
     """In words, which dates the empty state is fitted to (before any quiet regime)."""
@@ -838,12 +860,7 @@ def _in_memory(cubes: dict[str, Cube], block: int) -> Iterator[tuple[np.ndarray,
     nt = next(iter(cubes.values())).data.shape[0]
     for start in range(0, nt, block):
         sl = slice(start, min(start + block, nt))
-        yield np.arange(sl.start, sl.stop), {
-            n: Cube(zone=c.zone, kind=c.kind, data=c.data[sl], clear=c.clear[sl],
-                    snow=c.snow[sl], mask=c.mask, x=c.x, y=c.y, bands=c.bands,
-                    suspect=None if c.suspect is None else c.suspect[sl])
-            for n, c in cubes.items()
-        }
+        yield np.arange(sl.start, sl.stop), {n: _take(c, sl) for n, c in cubes.items()}
 
 
 def _gains(walk: _Walk, cubes: dict[str, Cube], groups: dict[str, list[str]], every_date: bool,
@@ -998,8 +1015,8 @@ def analyse(
                      f"{quiet[1]:%Y-%m-%d}")
             log.info("empty state fitted to %s", basis)
             ref = _reference_dates(times, quiet)
-            sample = _sample_dates(stack, ref, baseline_dates)
-            cubes = walk.extract(sample)
+            wanted = _sample_dates(stack, ref, baseline_dates)
+            cubes, sample = _resample(walk, cubes, sample, wanted), wanted
     every_date = len(sample) == len(times)
     if not every_date:
         log.info("empty state fitted to %d of %d dates", len(sample), len(times))

@@ -347,7 +347,7 @@ def latest_pass(area: AOI, source: str | Path, *, store: Any = None, offline: bo
     >>> latest_pass(load_aoi("bagram"), "earth-search")  # doctest: +SKIP
     Timestamp('2026-11-28 00:00:00')
     """
-    from geo.search import search
+    from geo.search import search, solar_day
 
     end = pd.Timestamp(pd.Timestamp.now() if today is None else today).normalize()
     kwargs: dict[str, Any] = {"source": source, "progress": False}
@@ -365,17 +365,11 @@ def latest_pass(area: AOI, source: str | Path, *, store: Any = None, offline: bo
                 f"{exc} Without --start/--end, {area.name}'s period ends at its latest pass, "
                 "which needs a search: give --start and --end to review from the store only."
             ) from exc
-        return max(_item_day(i) for i in items)
+        return max(pd.Timestamp(solar_day(i)) for i in items)
     raise errors.NoImagery(
         f"No Sentinel-2 L2A item of {area.name} in {source} between {SENTINEL2_START} and "
         f"{end.date()}: check the source and the AOI"
     )
-
-
-def _item_day(item: Any) -> pd.Timestamp:
-    when = item.datetime or item.properties.get("start_datetime")
-    stamp = pd.Timestamp(when)
-    return (stamp.tz_convert(None) if stamp.tzinfo else stamp).normalize()
 
 
 def check_source(source: str | Path) -> str:

@@ -410,8 +410,8 @@ def extract_cubes(
                     data=np.empty((nt, *c.data.shape[1:]), np.float32),
                     clear=np.empty((nt, *c.clear.shape[1:]), bool),
                     snow=np.empty((nt, *c.snow.shape[1:]), bool),
-                    suspect=None if c.suspect is None else np.empty_like(c.snow, shape=(
-                        nt, *c.snow.shape[1:])),
+                    suspect=None if c.suspect is None else np.empty(
+                        (nt, *c.snow.shape[1:]), bool),
                 )
             sl = slice(done, done + len(idx))
             out[name].data[sl], out[name].clear[sl], out[name].snow[sl] = c.data, c.clear, c.snow
