@@ -52,7 +52,10 @@ __all__ = [
     "GeoWarning",
     "RunwayLengthMismatch",
     "HarmonisationWarning",
+    "UTMBoundaryWarning",
+    "StaleSearchWarning",
     "CloudyDateWarning",
+    "EmptyCatalog",
 ]
 
 
@@ -149,6 +152,10 @@ class NoImagery(SearchError, LookupError):
     """A search found no usable imagery for the AOI and period."""
 
 
+class EmptyCatalog(NoImagery):
+    """A local catalog file exists but holds no items at all."""
+
+
 class SourceUnavailable(SearchError, ConnectionError):
     """A STAC API or file server could not be reached or kept failing."""
 
@@ -216,6 +223,15 @@ class RunwayLengthMismatch(GeoWarning):
 
 class HarmonisationWarning(GeoWarning):
     """An item's offset flag disagrees with its data; the data were believed."""
+
+
+class UTMBoundaryWarning(GeoWarning):
+    """An AOI's perimeter crosses a UTM zone boundary (items of the other zone are
+    reprojected onto the AOI's grid)."""
+
+
+class StaleSearchWarning(GeoWarning):
+    """An offline search was answered from a cached result older than the usual age."""
 
 
 class CloudyDateWarning(GeoWarning):

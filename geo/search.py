@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -44,10 +45,15 @@ from geo.store import Store, href_key, open_store
 
 __all__ = [
     "SOURCES",
+    "PREFERRED_COLLECTIONS",
+    "SEARCH_MAX_AGE",
+    "READ_KEYS",
     "CANONICAL",
     "search",
     "canonicalise",
     "collapse_duplicates",
+    "collection_counts",
+    "item_collection",
     "solar_day",
     "relative_orbit",
     "mgrs_tile",
@@ -56,13 +62,23 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SOURCES: dict[str, dict[str, str]] = {
+C1_COLLECTION = "sentinel-2-c1-l2a"
+"""Earth Search's Collection 1 (one processing baseline for every year; raw DNs)."""
+
+PREFERRED_COLLECTIONS: tuple[str, ...] = (C1_COLLECTION, "sentinel-2-l2a")
+"""Collections searched by default, best first: one item per pass is kept, from the
+first collection that has it."""
+
+SOURCES: dict[str, dict[str, Any]] = {
     "earth-search": {"url": "https://earth-search.aws.element84.com/v1",
-                     "collection": "sentinel-2-l2a"},
+                     "collections": PREFERRED_COLLECTIONS},
     "planetary-computer": {"url": "https://planetarycomputer.microsoft.com/api/stac/v1",
-                           "collection": "sentinel-2-l2a"},
+                           "collections": ("sentinel-2-l2a",)},
 }
-"""Named STAC APIs and their default collection."""
+"""Named STAC APIs and the collections searched by default (best first)."""
+
+SEARCH_MAX_AGE = dt.timedelta(days=7)
+"""How long a cached search result is reused when online (see :func:`search`)."""
 
 CANONICAL: dict[str, str] = {
     "B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1",
@@ -71,6 +87,11 @@ CANONICAL: dict[str, str] = {
     "TCI": "visual", "visual": "visual",
 }
 """Source asset key -> canonical key (Planetary Computer and Earth Search v0 use B-keys)."""
+
+READ_KEYS = frozenset(CANONICAL) | frozenset(CANONICAL.values()) | frozenset(
+    k.lower() for k in CANONICAL)
+"""Asset keys geo may read (source or canonical band names); href rules apply to these
+only: other assets (``*-jp2`` copies, metadata, thumbnails) are kept as they are."""
 
 _RELATIVE_ORBIT = re.compile(r"_R(\d{3})(?:_|$)")
 _TILE = re.compile(r"(?:^|_)T?(\d{2}[C-X][A-Z]{2})(?:_|$)")
@@ -170,12 +191,21 @@ def mgrs_tile(item: pystac.Item) -> str | None:
     return m.group(1) if m else None
 
 
-def _processing_rank(item: pystac.Item) -> tuple[str, int, str, str]:
-    """Sort key: larger = newer processing."""
+def _collection_rank(item: pystac.Item) -> int:
+    """Larger = preferred collection (:data:`PREFERRED_COLLECTIONS`, best first)."""
+    coll = item.collection_id or item.properties.get("geo:collection")
+    if coll in PREFERRED_COLLECTIONS:
+        return len(PREFERRED_COLLECTIONS) - PREFERRED_COLLECTIONS.index(coll)
+    return 0
+
+
+def _processing_rank(item: pystac.Item) -> tuple[int, str, int, str, str]:
+    """Sort key: larger = preferred collection, then newer processing."""
     props = item.properties
     seq_match = re.search(r"_(\d+)_L2A$", item.id)
     sequence = int(props.get("s2:sequence", seq_match.group(1) if seq_match else 0) or 0)
     return (
+        _collection_rank(item),
         str(props.get("s2:generation_time") or ""),
         sequence,
         str(props.get("updated") or ""),
@@ -184,11 +214,14 @@ def _processing_rank(item: pystac.Item) -> tuple[str, int, str, str]:
 
 
 def collapse_duplicates(items: Iterable[pystac.Item], aoi: AOI | None = None) -> list[pystac.Item]:
-    """One item per pass: group by solar day, relative orbit and tile; keep the newest.
+    """One item per pass: group by solar day and MGRS tile; keep the best item.
 
-    Within a pass, if one tile's footprint holds the whole AOI, only the best such
-    tile is kept (the AOI's own tile first); otherwise every tile of the pass is kept
-    and :func:`geo.load` mosaics them.
+    The best item of a pass comes from the preferred collection
+    (:data:`PREFERRED_COLLECTIONS`: Earth Search's ``sentinel-2-c1-l2a`` before
+    ``sentinel-2-l2a``), then from the newest processing (generation time, ``_1`` over
+    ``_0``). Within a day, if one tile's footprint holds the whole AOI, only the best
+    such tile is kept (the AOI's own tile first); otherwise every tile of the day is
+    kept and :func:`geo.load` mosaics them.
 
     Examples
     --------
@@ -197,17 +230,17 @@ def collapse_duplicates(items: Iterable[pystac.Item], aoi: AOI | None = None) ->
     """
     by_tile: dict[tuple[Any, ...], pystac.Item] = {}
     for item in items:
-        key = (solar_day(item), relative_orbit(item), mgrs_tile(item) or item.id)
+        key = (solar_day(item), mgrs_tile(item) or item.id)
         best = by_tile.get(key)
         if best is None or _processing_rank(item) > _processing_rank(best):
             if best is not None:
-                log.debug("duplicate %s replaced by newer %s", best.id, item.id)
+                log.debug("duplicate %s replaced by %s", best.id, item.id)
             by_tile[key] = item
         else:
-            log.debug("duplicate %s dropped for newer %s", item.id, best.id)
-    passes: dict[tuple[Any, ...], list[pystac.Item]] = defaultdict(list)
-    for (day, orbit, _tile), item in by_tile.items():
-        passes[(day, orbit)].append(item)
+            log.debug("duplicate %s dropped for %s", item.id, best.id)
+    passes: dict[dt.date, list[pystac.Item]] = defaultdict(list)
+    for (day, _tile), item in by_tile.items():
+        passes[day].append(item)
     out: list[pystac.Item] = []
     for group in passes.values():
         out.extend(_best_tiles(group, aoi))
@@ -254,10 +287,20 @@ def _as_date(value: str | dt.date | dt.datetime, *, end: bool) -> dt.datetime:
 
 
 def resolve_source(source: str | Path) -> tuple[str, str]:
-    """(kind, location): kind is "api" or "local"."""
+    """(kind, location): kind is "api" or "local".
+
+    Examples
+    --------
+    >>> resolve_source("earth-search")
+    ('api', 'https://earth-search.aws.element84.com/v1')
+    >>> resolve_source("/no/such/folder")
+    Traceback (most recent call last):
+    ...
+    geo.errors.UnknownSource: No local catalog at /no/such/folder: that path does not exist. ...
+    """
     text = str(source)
     if text in SOURCES:
-        return "api", SOURCES[text]["url"]
+        return "api", str(SOURCES[text]["url"])
     if text.startswith(("http://", "https://")):
         return "api", text.rstrip("/")
     path = Path(text).expanduser()
@@ -266,6 +309,17 @@ def resolve_source(source: str | Path) -> tuple[str, str]:
     if path.is_file() and path.name.endswith((".parquet", ".geoparquet", ".ndjson", ".jsonl")):
         return "local", str(path.resolve())
     known = ", ".join(SOURCES)
+    if path.is_dir():
+        raise errors.UnknownSource(
+            f"The folder {path} holds no catalog ({' or '.join(_LOCAL_FILES)}). Point "
+            "source at a folder that has one, or write the items there "
+            "(e.g. `geo scenario build --out FOLDER`)."
+        )
+    if "/" in text or "\\" in text or path.suffix:
+        raise errors.UnknownSource(
+            f"No local catalog at {path}: that path does not exist. Check the path, or use "
+            f"a known source ({known}) or an http(s) STAC API URL."
+        )
     raise errors.UnknownSource(
         f"Source {text!r} is neither a known source ({known}), an http(s) STAC API URL, "
         "nor a local catalog (a folder with items.parquet or items.ndjson, or such a file)."
@@ -388,28 +442,54 @@ def _local_items(
     path = Path(location)
     folder = path if path.is_dir() else path.parent
     folder = folder.resolve()
+    everything = read_local_catalog(path)
+    if not everything:
+        raise errors.EmptyCatalog(
+            f"The local catalog {path} holds no items at all. Fill it (write the items of "
+            "a search there, or `geo scenario build --out FOLDER`) or point source at "
+            "another catalog."
+        )
     out = []
-    for obj in read_local_catalog(path):
+    for obj in everything:
         if collection and obj.get("collection") not in (None, collection):
             continue
-        geom = obj.get("geometry")
-        if geom and not shape(geom).intersects(footprint):
+        if not _in_query(obj, footprint, start, end, max_cloud):
             continue
-        props = obj.get("properties", {})
-        when = props.get("datetime") or props.get("start_datetime")
-        if when is None:
-            continue
-        stamp = _as_date(str(when), end=False)
-        if not start <= stamp <= end:
-            continue
-        cloud = props.get("eo:cloud_cover")
-        if max_cloud is not None and cloud is not None and float(cloud) > max_cloud:
-            continue
-        for asset in obj.get("assets", {}).values():
+        item_id = str(obj.get("id"))
+        for key, asset in obj.get("assets", {}).items():
             if "href" in asset:
-                asset["href"] = _local_href(str(asset["href"]), folder, str(obj.get("id")))
+                _resolve_asset(key, asset, folder, item_id)
         out.append(obj)
     return out
+
+
+def _in_query(obj: Mapping[str, Any], footprint: shapely.Geometry, start: dt.datetime,
+              end: dt.datetime, max_cloud: float | None) -> bool:
+    geom = obj.get("geometry")
+    if geom and not shape(geom).intersects(footprint):
+        return False
+    props = obj.get("properties", {})
+    when = props.get("datetime") or props.get("start_datetime")
+    if when is None or not start <= _as_date(str(when), end=False) <= end:
+        return False
+    cloud = props.get("eo:cloud_cover")
+    return max_cloud is None or cloud is None or float(cloud) <= max_cloud
+
+
+def _resolve_asset(key: str, asset: dict[str, Any], folder: Path, item_id: str) -> None:
+    """Resolve an asset href of a local catalog in place.
+
+    An href that breaks the rules of :func:`_local_href` is refused only for assets geo
+    may read (:data:`READ_KEYS`): it is kept, with the reason in ``geo:refused``, and
+    :func:`geo.load` raises :class:`geo.errors.UnsafeHref` if that band is asked for.
+    Other assets (``s3://`` ``*-jp2`` copies, metadata) are left as they are.
+    """
+    try:
+        asset["href"] = _local_href(str(asset["href"]), folder, item_id)
+    except errors.UnsafeHref as exc:
+        if key in READ_KEYS:
+            asset["geo:refused"] = str(exc)
+        log.debug("%s: asset %s left unresolved (%s)", item_id, key, exc)
 
 
 def _query_key(source: str, query: Mapping[str, Any]) -> str:
@@ -417,25 +497,125 @@ def _query_key(source: str, query: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _age(cached: Mapping[str, Any]) -> dt.timedelta:
+    return dt.datetime.now(dt.UTC) - _as_date(str(cached.get("created")), end=False)
+
+
 def _cached_items(
     store: Store, key: str, end: dt.datetime, *, offline: bool, refresh: bool, what: str,
+    max_age: dt.timedelta,
 ) -> list[dict[str, Any]] | None:
+    """A cached result to reuse, or None (ask the API).
+
+    Online, a result is reused while it is younger than ``max_age`` and only if the
+    period had ended when it was cached (an open period can gain passes any day).
+    Offline, any age is used; one older than ``max_age`` is reported.
+    """
     cached = store.get_search(key)
     if offline:
         if cached is None:
-            raise errors.OfflineMiss(
-                f"offline=True, but the store {store.root} holds no result for {what}. "
-                "Run the same search once online to fill it, or point store= at the "
-                "store of a run that did."
-            )
+            return None
+        age = _age(cached)
+        if age > max_age:
+            warnings.warn(errors.StaleSearchWarning(
+                f"offline: the search for {what} comes from the store and is "
+                f"{age.days} days old (cached {cached.get('created')}); passes added or "
+                "reprocessed since are missing. Search online (refresh=True, --refresh) "
+                "to update it."), stacklevel=4)
+        log.info("offline search %s served from the store (%.1f days old)", what,
+                 age.total_seconds() / 86400)
         return list(cached["items"])
     if cached is None or refresh:
         return None
     created = _as_date(str(cached.get("created")), end=False)
-    if end < created:
+    if end < created and _age(cached) <= max_age:
         log.info("search served from the store (%s; cached %s)", what, cached.get("created"))
         return list(cached["items"])
     return None
+
+
+def _api_collections(url: str, modifier: Any) -> list[str] | None:
+    """The collection ids a STAC API lists, or None if it does not list them."""
+    from pystac_client import Client
+    from pystac_client.exceptions import APIError
+
+    try:
+        client = Client.open(url, modifier=modifier)
+        if not client.conforms_to("COLLECTIONS"):
+            return None  # it may still serve them; search each and see
+        return [c.id for c in client.get_collections()]
+    except APIError:
+        return None
+    except OSError as exc:
+        raise errors.SourceUnavailable(
+            f"The STAC API at {url} could not be reached ({exc}). Check the network or "
+            "use a local catalog (source=<folder>) or offline=True with a filled store."
+        ) from exc
+
+
+def _wanted_collections(label: str, collection: str | None) -> tuple[tuple[str, ...], bool]:
+    """(collections to search, best first; whether to ask the API which it has)."""
+    if collection:
+        return (collection,), False
+    if label in SOURCES:
+        return tuple(SOURCES[label]["collections"]), False
+    return PREFERRED_COLLECTIONS, True
+
+
+def _api_items(
+    label: str, location: str, site: AOI, t0: dt.datetime, t1: dt.datetime, *,
+    collection: str | None, max_cloud: float | None, limit: int, max_items: int | None,
+    progress: bool, store: Store | str | Path | None, offline: bool, refresh: bool,
+    max_age: dt.timedelta,
+) -> list[dict[str, Any]]:
+    """Every item of each wanted collection (cached per collection in the store)."""
+    wanted, discover = _wanted_collections(label, collection)
+    shop = open_store(store)
+    modifier = _pc_modifier() if "planetarycomputer" in location else None
+    queries = {c: {"collection": c, "bbox": [round(b, 6) for b in site.bounds],
+                   "start": t0.isoformat(), "end": t1.isoformat(), "max_cloud": max_cloud,
+                   "max_items": max_items} for c in wanted}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for coll in wanted:
+        what = f"{label} {coll} {t0.date()}..{t1.date()} over {site.name}"
+        cached = _cached_items(shop, _query_key(location, queries[coll]), t1, offline=offline,
+                               refresh=refresh, what=what, max_age=max_age)
+        if cached is not None:
+            found[coll] = cached
+    missing = [c for c in wanted if c not in found]
+    if missing and offline:
+        if found:
+            log.warning("offline: the store holds no search of %s in %s; using %s only",
+                        label, ", ".join(missing), ", ".join(found))
+            return [f for c in wanted for f in found.get(c, [])]
+        raise errors.OfflineMiss(
+            f"offline=True, but the store {shop.root} holds no result for {label} "
+            f"{', '.join(missing)} {t0.date()}..{t1.date()} over {site.name}. Run the same "
+            "search once online to fill it, or point store= at the store of a run that did."
+        )
+    listed = _api_collections(location, modifier) if missing and discover else None
+    if listed is not None and not set(wanted) & set(listed):
+        raise errors.SearchError(
+            f"The STAC API at {location} has none of the collections "
+            f"{', '.join(wanted)} (it lists: {', '.join(listed) or 'none'}). Name the "
+            "Sentinel-2 L2A collection with collection= (--collection NAME)."
+        )
+    for coll in missing:
+        if listed is not None and coll not in listed:
+            log.info("%s lists no collection %s; skipped", location, coll)
+            raw: list[dict[str, Any]] = []
+        else:
+            raw = _api_pages(location, collection=coll, bbox=site.bounds,
+                             datetime=f"{_iso(t0)}/{_iso(t1)}", max_cloud=max_cloud,
+                             limit=limit, max_items=max_items, modifier=modifier,
+                             progress=progress)
+            raw = [f for f in raw if f.get("collection") in (None, coll)]
+        shop.put_search(_query_key(location, queries[coll]), queries[coll], raw)
+        found[coll] = raw
+    for coll, feats in found.items():
+        for f in feats:
+            f.setdefault("collection", coll)
+    return [f for c in wanted for f in found.get(c, [])]
 
 
 def search(
@@ -452,6 +632,7 @@ def search(
     store: Store | str | Path | None = None,
     offline: bool = False,
     refresh: bool = False,
+    max_age: dt.timedelta | float = SEARCH_MAX_AGE,
 ) -> list[pystac.Item]:
     """Find the Sentinel-2 L2A items of an AOI between two dates.
 
@@ -465,33 +646,44 @@ def search(
         ``"earth-search"`` (default), ``"planetary-computer"``, any http(s) STAC API
         URL, or a local catalog: a folder with ``items.parquet``/``items.ndjson`` or
         such a file. Relative hrefs of a local catalog are resolved against its folder;
-        hrefs leading out of it raise :class:`geo.errors.UnsafeHref`.
+        an asset geo may read whose href leads out of it (or uses another scheme) raises
+        :class:`geo.errors.UnsafeHref` when loaded; other assets are ignored.
     collection
-        The collection to search (default ``sentinel-2-l2a``; local catalogs: any).
+        Force one collection. By default Earth Search is searched in both
+        ``sentinel-2-c1-l2a`` and ``sentinel-2-l2a`` (neither alone has every pass), a
+        STAC API URL in whichever of the two it lists, the Planetary Computer in
+        ``sentinel-2-l2a``, and a local catalog in all its items.
     max_cloud
         Keep scenes with ``eo:cloud_cover`` at or below this (percent of the whole
         tile, not of the AOI: prefer per-zone clear fractions from the SCL band).
     limit
         Page size asked of the API; paging follows the server's ``next`` links.
     max_items
-        Stop after this many items (before duplicates are collapsed).
+        Stop after this many items per collection (before duplicates are collapsed).
     progress
         Show a progress bar.
-    store, offline, refresh
-        The imagery store caches results of periods that had ended when searched;
-        ``offline=True`` answers from it only (or raises :class:`geo.errors.OfflineMiss`);
-        ``refresh=True`` always asks the API.
+    store, offline, refresh, max_age
+        The imagery store caches each collection's result. Online, a cached result is
+        reused while younger than ``max_age`` (a timedelta or days; default 7 days),
+        and only for periods that had ended when it was cached. ``refresh=True`` always
+        asks the API. ``offline=True`` answers from the store only, whatever its age
+        (older than ``max_age`` warns :class:`geo.errors.StaleSearchWarning`), or raises
+        :class:`geo.errors.OfflineMiss`.
 
     Returns
     -------
     list of pystac.Item
-        Sorted by time, canonical asset keys, one item per pass. Each item carries the
-        property ``geo:source`` (the source it came from).
+        Sorted by time, canonical asset keys, one item per pass (same MGRS tile and
+        solar day): the first collection's item where it has one (see
+        :func:`collapse_duplicates`). Each item carries the properties ``geo:source``
+        (the source) and ``geo:collection`` (the collection it came from).
 
     Raises
     ------
     geo.errors.UnknownSource
         The source is not a known name, URL or local catalog.
+    geo.errors.EmptyCatalog
+        The local catalog holds no items at all.
     geo.errors.MissingDependency
         ``planetary-computer`` without the ``planetary-computer`` package.
     geo.errors.SourceUnavailable
@@ -503,13 +695,14 @@ def search(
     --------
     >>> import geo
     >>> items = geo.search("bagram", "2022-01-01", "2022-02-28")  # doctest: +SKIP
-    >>> {i.properties["geo:source"] for i in items}  # doctest: +SKIP
-    {'earth-search'}
+    >>> {i.properties["geo:collection"] for i in items}  # doctest: +SKIP
+    {'sentinel-2-l2a', 'sentinel-2-c1-l2a'}
     """
     site = _as_aoi(aoi)
     t0, t1 = _as_date(start, end=False), _as_date(end, end=True)
     if t1 < t0:
         raise errors.SearchError(f"The period ends ({end}) before it starts ({start}); swap them.")
+    age = max_age if isinstance(max_age, dt.timedelta) else dt.timedelta(days=float(max_age))
     kind, location = resolve_source(source)
     label = str(source)
     footprint = box(*site.bounds)
@@ -518,27 +711,14 @@ def search(
                            end=t1, max_cloud=max_cloud)
         label = location
     else:
-        coll = collection or SOURCES.get(label, {}).get("collection", "sentinel-2-l2a")
-        query = {"collection": coll, "bbox": [round(b, 6) for b in site.bounds],
-                 "start": t0.isoformat(), "end": t1.isoformat(), "max_cloud": max_cloud,
-                 "max_items": max_items}
-        shop = open_store(store)
-        key = _query_key(location, query)
-        what = f"{label} {coll} {t0.date()}..{t1.date()} over {site.name}"
-        cached = _cached_items(shop, key, t1, offline=offline, refresh=refresh, what=what)
-        if cached is not None:
-            raw = cached
-        else:
-            modifier = _pc_modifier() if "planetarycomputer" in location else None
-            raw = _api_pages(location, collection=coll, bbox=site.bounds,
-                             datetime=f"{_iso(t0)}/{_iso(t1)}", max_cloud=max_cloud,
-                             limit=limit, max_items=max_items, modifier=modifier,
-                             progress=progress)
-            raw = [f for f in raw if f.get("collection") in (None, coll)]
-            shop.put_search(key, query, raw)
+        raw = _api_items(label, location, site, t0, t1, collection=collection,
+                         max_cloud=max_cloud, limit=limit, max_items=max_items,
+                         progress=progress, store=store, offline=offline, refresh=refresh,
+                         max_age=age)
     items = list(_to_items(raw, label))
     out = collapse_duplicates(items, site)
-    log.info("search %s: %d items, %d after collapsing duplicates", label, len(items), len(out))
+    log.info("search %s: %d items, %d after collapsing duplicates (%s)", label, len(items),
+             len(out), ", ".join(f"{c}: {n}" for c, n in collection_counts(out).items()))
     if not out:
         raise errors.NoImagery(
             f"No Sentinel-2 L2A items for {site.name} between {t0.date()} and {t1.date()} "
@@ -546,6 +726,27 @@ def search(
             + ". Widen the period or cloud limit, or check the source and collection."
         )
     return out
+
+
+def collection_counts(items: Iterable[pystac.Item]) -> dict[str, int]:
+    """How many items each collection supplied.
+
+    Examples
+    --------
+    >>> it = pystac.Item("x", None, None, dt.datetime(2020, 1, 1), {}, collection="c")
+    >>> collection_counts([it, it])
+    {'c': 2}
+    """
+    counts: dict[str, int] = {}
+    for item in items:
+        name = item_collection(item)
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def item_collection(item: pystac.Item) -> str:
+    """The collection an item came from ("" if unknown)."""
+    return str(item.properties.get("geo:collection") or item.collection_id or "")
 
 
 def _iso(when: dt.datetime) -> str:
@@ -556,6 +757,8 @@ def _to_items(raw: Iterable[Mapping[str, Any]], label: str) -> Iterator[pystac.I
     for obj in raw:
         item = pystac.Item.from_dict(dict(obj), preserve_dict=True, migrate=False)
         item.properties.setdefault("geo:source", label)
+        if obj.get("collection"):
+            item.properties.setdefault("geo:collection", str(obj["collection"]))
         yield canonicalise(item)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 import pystac
 import pytest
@@ -100,7 +101,7 @@ def test_earth_search_pages_follow_next_post_body_exactly(
     replay.routes[("POST", "/search", token2)] = _empty()
 
     items = search("bagram", "2025-07-01", "2025-07-31", source=base, progress=False,
-                   store=tmp_path)
+                   store=tmp_path, collection="sentinel-2-l2a")
 
     posts = [json.loads(r.body) for r in replay.server.requests if r.method == "POST"]
     assert len(posts) == 3
@@ -114,6 +115,49 @@ def test_earth_search_pages_follow_next_post_body_exactly(
     assert all("red" in i.assets and "scl" in i.assets for i in items)
 
 
+def test_by_default_both_earth_search_collections_give_one_item_per_pass(
+    real_fixtures: Path, replay: Replay, tmp_path: Path
+) -> None:
+    """The real pages hold both collections' items of one pass (tile 20EPT, 2025-07-31):
+    the Collection 1 item is kept, the older collection fills passes c1 lacks."""
+    base = replay.server.url
+    p1 = json.loads((real_fixtures / ES / "search_response_filter_cloudcover_lte40_page1_20250731.json").read_text())
+    p2 = json.loads((real_fixtures / ES / "search_response_filter_cloudcover_lte40_page2_20250731.json").read_text())
+
+    def pass_of(f: dict[str, Any]) -> tuple[str, str]:
+        return f["properties"].get("grid:code", ""), f["properties"]["datetime"][:10]
+
+    # A gap: take out one Collection 1 item whose pass the older collection also holds.
+    older = {pass_of(f) for p in (p1, p2) for f in p["features"] if f["collection"] == "sentinel-2-l2a"}
+    gap = next(f for f in p2["features"] if f["collection"] == "sentinel-2-c1-l2a"
+               and pass_of(f) in older and "20EPT" not in f["id"])
+    p2["features"].remove(gap)
+    replay.first = _rewrite_next(p1, base)
+    replay.routes[("POST", "/search", p1["links"][0]["body"]["next"])] = _rewrite_next(p2, base)
+    replay.routes[("POST", "/search", p2["links"][0]["body"]["next"])] = _empty()
+
+    items = search("bagram", "2025-07-01", "2025-07-31", source=base, progress=False,
+                   store=tmp_path)
+
+    posts = [json.loads(r.body) for r in replay.server.requests if r.method == "POST"]
+    asked = [p["collections"] for p in posts if "collections" in p]
+    assert asked == [["sentinel-2-c1-l2a"], ["sentinel-2-l2a"]]
+    ids = {i.id for i in items}
+    assert "S2B_T20EPT_20250731T131905_L2A" in ids  # c1 item of the shared pass kept
+    assert "S2B_20EPT_20250731_0_L2A" not in ids  # its sentinel-2-l2a twin dropped
+    features = [f for p in (p1, p2) for f in p["features"]]
+    c1_passes = {pass_of(f) for f in features if f["collection"] == "sentinel-2-c1-l2a"}
+    for f in features:
+        key = pass_of(f)
+        if f["collection"] == "sentinel-2-c1-l2a":
+            assert f["id"] in ids
+        elif f["collection"] == "sentinel-2-l2a":
+            assert (f["id"] in ids) == (key not in c1_passes), f["id"]
+    by_collection = {i.id: i.properties["geo:collection"] for i in items}
+    assert set(by_collection.values()) == {"sentinel-2-c1-l2a", "sentinel-2-l2a"}
+    assert len({(i.properties.get("grid:code"), solar_day(i)) for i in items}) == len(items)
+
+
 def test_planetary_computer_pages_follow_next_get_token(
     real_fixtures: Path, replay: Replay, tmp_path: Path
 ) -> None:
@@ -125,7 +169,7 @@ def test_planetary_computer_pages_follow_next_get_token(
     replay.routes[("GET", "/collections/sentinel-2-l2a/items", token)] = _empty()
 
     items = search("bagram", "2025-03-01", "2025-03-31", source=base, limit=1,
-                   progress=False, store=tmp_path)
+                   progress=False, store=tmp_path, collection="sentinel-2-l2a")
 
     gets = [r for r in replay.server.requests if r.method == "GET" and "items" in r.path]
     assert len(gets) == 1 and f"token={token}" in gets[0].path
@@ -150,6 +194,29 @@ def test_second_identical_search_of_a_past_period_asks_nothing(
     assert [i.id for i in again] == [i.id for i in offline] == [i.id for i in first]
     with pytest.raises(errors.OfflineMiss, match="no result"):
         search("bagram", "2023-11-01", "2023-11-30", offline=True, **kwargs)
+
+
+def test_a_cached_search_is_reused_only_while_young_and_offline_says_its_age(
+    real_fixtures: Path, replay: Replay, tmp_path: Path
+) -> None:
+    page = json.loads((real_fixtures / ES / "search_response_s2l2a_landsat_point_20231008.json").read_text())
+    page["links"] = [link for link in page["links"] if link["rel"] != "next"]
+    replay.first = page
+    kwargs: dict[str, Any] = {"source": replay.server.url, "progress": False,
+                              "store": tmp_path, "collection": "sentinel-2-l2a"}
+    search("bagram", "2023-10-01", "2023-10-31", **kwargs)
+    n = len(replay.server.requests)
+    search("bagram", "2023-10-01", "2023-10-31", **kwargs)
+    assert len(replay.server.requests) == n  # young: reused
+    search("bagram", "2023-10-01", "2023-10-31", max_age=0, **kwargs)
+    assert len(replay.server.requests) > n  # older than max_age: asked again
+    n = len(replay.server.requests)
+    search("bagram", "2023-10-01", "2023-10-31", refresh=True, **kwargs)
+    assert len(replay.server.requests) > n  # refresh: asked again
+    n = len(replay.server.requests)
+    with pytest.warns(errors.StaleSearchWarning, match="days old"):
+        old = search("bagram", "2023-10-01", "2023-10-31", offline=True, max_age=-1, **kwargs)
+    assert old and len(replay.server.requests) == n
 
 
 def test_planetary_computer_without_its_package_names_the_install_command(
@@ -211,8 +278,54 @@ def test_local_catalog_resolves_relative_hrefs_inside_its_folder(tmp_path: Path)
 def test_local_catalog_refuses_hrefs_that_leave_it(tmp_path: Path, href: str) -> None:
     cat = tmp_path / "cat"
     _write_ndjson(cat, [_local_item("S2A_42SWD_20220110_0_L2A", "2022-01-10T06:00:00Z", href)])
+    items = search("bagram", "2022-01-01", "2022-01-31", source=cat, progress=False)
+    # The search lists the item; reading the band it points at is refused.
     with pytest.raises(errors.UnsafeHref, match="S2A_42SWD_20220110_0_L2A"):
-        search("bagram", "2022-01-01", "2022-01-31", source=cat, progress=False)
+        geo.load(items, "bagram", bands=["red"], store=tmp_path / "store", progress=False)
+
+
+def test_a_missing_path_a_folder_without_catalog_and_an_empty_catalog_differ(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(errors.UnknownSource, match="does not exist"):
+        search("bagram", "2022-01-01", "2022-01-31", source=tmp_path / "nope")
+    with pytest.raises(errors.UnknownSource, match="holds no catalog"):
+        search("bagram", "2022-01-01", "2022-01-31", source=tmp_path)
+    (tmp_path / "items.ndjson").write_text("")
+    with pytest.raises(errors.EmptyCatalog, match="no items at all") as info:
+        search("bagram", "2022-01-01", "2022-01-31", source=tmp_path)
+    assert "Widen" not in str(info.value)
+
+
+def test_real_earth_search_items_with_s3_assets_load_over_loopback(
+    real_fixtures: Path, tmp_path: Path
+) -> None:
+    """A local catalog of real Earth Search v1 items keeps their s3:// ``*-jp2`` and
+    metadata assets (never read) and loads the bands it reads from a range server."""
+    from geo.scenario.serve import FileServer
+
+    raster = real_fixtures / "raster" / "sentinel2-l2a-cogs_S2A_29RKH_20200219_0_L2A"
+    item = json.loads((raster / "S2A_29RKH_20200219_0_L2A.json").read_text())
+    s3_keys = {k for k, a in item["assets"].items() if a["href"].startswith("s3://")}
+    assert {"red-jp2", "scl-jp2"} <= s3_keys
+    served = {"red": "B04.tif", "nir": "B08.tif", "swir16": "B11.tif", "scl": "SCL.tif"}
+    square = [[-11.60, 24.70], [-11.56, 24.70], [-11.56, 24.74], [-11.60, 24.74], [-11.60, 24.70]]
+    site = geo.aoi.from_geojson({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"name": "site", "kind": "perimeter"},
+        "geometry": {"type": "Polygon", "coordinates": [square]}}]}, name="rkh")
+    with FileServer(raster) as files:
+        for key, name in served.items():
+            item["assets"][key]["href"] = files.url + name
+        cat = tmp_path / "cat"
+        _write_ndjson(cat, [item])
+        items = search(site, "2020-02-01", "2020-02-28", source=cat, progress=False)
+        assert [i.id for i in items] == ["S2A_29RKH_20200219_0_L2A"]
+        assert {k for k, a in items[0].assets.items() if a.href.startswith("s3://")} == s3_keys
+        ds = geo.load(items, site, bands=list(served), store=tmp_path / "store", progress=False)
+        red = ds["red"].isel(time=0).values
+    assert red.size > 0 and np.isfinite(red).mean() > 0.99
+    assert 0.05 < float(np.nanmedian(red)) < 0.6  # desert reflectance, no offset removed
+    assert int(ds["dn_offset"].values[0]) == 0
 
 
 def test_local_geoparquet_catalog(tmp_path: Path) -> None:
