@@ -6,6 +6,13 @@ a zone with at least the properties ``name`` and ``kind`` (one of :data:`KINDS`)
 placed by hand). Exactly one zone is the ``perimeter``; every other zone lies inside it,
 except ``control`` zones (off-site ground used to normalise for season and sun angle).
 
+The AOI's grid (:attr:`AOI.epsg`) is the UTM CRS of the Sentinel-2 tile that covers most
+of its perimeter (:func:`geo.grid.tile_cover`; ties go to the tile whose zone holds more
+of the perimeter, then to the zone of its centre). For a site inside one UTM zone that
+is simply its zone. A perimeter that crosses a zone boundary is accepted with a warning:
+imagery from the other zone's tiles is reprojected onto the chosen grid (nearest
+neighbour) when loaded.
+
 Examples
 --------
 >>> import geo
@@ -37,7 +44,7 @@ from shapely.geometry import Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo import errors
-from geo.grid import align_bounds, s2_tiles, utm_epsg
+from geo.grid import align_bounds, s2_tile, tile_cover, utm_epsg, zone_shares
 
 __all__ = [
     "KINDS",
@@ -94,11 +101,18 @@ class AOI:
         One row per zone, EPSG:4326, columns ``name``, ``kind``, ``source``,
         ``geometry`` and any further properties of the GeoJSON.
     epsg
-        EPSG code of the local UTM CRS (picked from the perimeter's centre).
+        EPSG code of the AOI's grid: the UTM CRS of ``tiles[0]``, the Sentinel-2 tile
+        covering most of the perimeter (see the module notes for ties).
     tiles
-        Sentinel-2 MGRS tiles holding the whole AOI, best first.
+        Sentinel-2 MGRS tiles covering part of the perimeter, most-covering first.
     path
         Where the AOI was read from, if from a file.
+    properties
+        The FeatureCollection's own ``properties``.
+    tile_shares
+        Share (0..1) of the perimeter's area each tile of ``tiles`` covers, same order.
+    utm_zones
+        Share (0..1) of the perimeter's area in each UTM zone number it touches.
     """
 
     name: str
@@ -107,6 +121,8 @@ class AOI:
     tiles: list[str]
     path: Path | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    tile_shares: dict[str, float] = field(default_factory=dict)
+    utm_zones: dict[int, float] = field(default_factory=dict)
 
     @property
     def crs(self) -> CRS:
@@ -218,6 +234,11 @@ def load(name_or_path: str | Path, *, allow_large: bool = False) -> AOI:
     geo.errors.AOIError
         The GeoJSON is malformed; the subclass and message say what and how to fix it.
 
+    Warns
+    -----
+    geo.errors.UTMBoundaryWarning
+        The perimeter crosses a UTM zone boundary (see :func:`from_geojson`).
+
     Examples
     --------
     >>> aoi = load("bagram")
@@ -262,7 +283,15 @@ def from_geojson(
     The checks, in order: a FeatureCollection with features; WGS 84 lon/lat (no other
     ``crs``); per zone the required properties, a non-empty (Multi)Polygon, coordinates
     in range and in lon/lat order, a valid ring, a known kind; unique names; exactly one
-    perimeter, every non-control zone inside it; a site-sized perimeter.
+    perimeter, every non-control zone inside it; a site-sized perimeter. The grid is then
+    the UTM CRS of the Sentinel-2 tile covering most of the perimeter (see the module
+    notes).
+
+    Warns
+    -----
+    geo.errors.UTMBoundaryWarning
+        When the perimeter crosses a UTM zone boundary: the message gives the share in
+        each zone and the grid chosen; imagery from the other zone is reprojected.
 
     Examples
     --------
@@ -282,12 +311,48 @@ def from_geojson(
     _check_names(zones, where)
     _check_perimeter(zones, where, allow_large)
     _check_swapped_site(zones, where)
-    centre = zones.loc[zones["kind"] == "perimeter", "geometry"].iloc[0].centroid
-    epsg = utm_epsg(centre.x, centre.y)
-    w, s, e, n = zones.total_bounds
-    tiles = s2_tiles((float(w), float(s), float(e), float(n)))
+    perimeter = zones.loc[zones["kind"] == "perimeter", "geometry"].iloc[0]
+    cover = tile_cover(perimeter)
+    by_zone = zone_shares(perimeter)
+    epsg = _grid_epsg(perimeter, cover)
+    if len(by_zone) > 1:
+        _warn_zone_crossing(where, by_zone, epsg, cover)
     props = obj.get("properties") if isinstance(obj.get("properties"), dict) else {}
-    return AOI(name=name, zones=zones, epsg=epsg, tiles=tiles, properties=dict(props or {}))
+    return AOI(name=name, zones=zones, epsg=epsg, tiles=list(cover), properties=dict(props or {}),
+               tile_shares=cover, utm_zones=by_zone)
+
+
+def _grid_epsg(perimeter: BaseGeometry, cover: dict[str, float]) -> int:
+    """EPSG of the tile covering most of the perimeter (its own zone if none is known)."""
+    if cover:
+        return s2_tile(next(iter(cover))).epsg
+    centre = perimeter.centroid
+    return utm_epsg(centre.x, centre.y)
+
+
+def _warn_zone_crossing(
+    where: str, by_zone: dict[int, float], epsg: int, cover: dict[str, float]
+) -> None:
+    """Warn that a perimeter spans UTM zones: how much lies where and which grid won."""
+    zones = sorted(by_zone)
+    chosen = epsg % 100
+    others = [z for z in zones if z != chosen]
+    split = ", ".join(f"{100 * by_zone[z]:.1f} % in zone {z}" for z in zones)
+    lines = ", ".join(f"{-180 + 6 * (z - 1):g}" for z in zones[1:])
+    tile, share = next(iter(cover.items()), ("(none)", 0.0))
+    hemi = "N" if epsg < 32700 else "S"
+    warnings.warn(
+        errors.UTMBoundaryWarning(
+            f"AOI {where}: its perimeter crosses the boundary between UTM zones "
+            f"{' and '.join(map(str, zones))} (longitude {lines} deg): {split}. Its grid is "
+            f"EPSG:{epsg} (UTM {chosen}{hemi}), the zone of tile {tile}, which covers "
+            f"{100 * share:.1f} % of the perimeter; imagery from zone "
+            f"{' and '.join(map(str, others))} tiles is reprojected onto that grid (nearest "
+            "neighbour, up to half a pixel of shift). To read every pixel on its own "
+            "lattice, draw the perimeter within one zone."
+        ),
+        stacklevel=3,
+    )
 
 
 def _features(obj: Any, where: str) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from geo import aoi as aoi_mod
 from geo import errors
+from geo.grid import s2_tile
 
 app = typer.Typer(
     name="geo",
@@ -52,7 +53,10 @@ def aoi_show(
     out: Path = typer.Option(Path("zones.png"), "--out", "-o", help="Where to write the map."),
     allow_large: bool = typer.Option(False, help="Accept a perimeter over 100 km^2."),
 ) -> None:
-    """Print an AOI's zones and write a map of them.
+    """Print an AOI's zones, its Sentinel-2 tiles and UTM zones, and write a map.
+
+    The tiles table gives the share of the perimeter each tile covers (most first; the
+    first sets the grid) and the UTM zones line the share of the perimeter in each zone.
 
     Example: ``geo aoi show bagram --out bagram_zones.png``
     """
@@ -65,8 +69,31 @@ def aoi_show(
     for row in area.summary().itertuples(index=False):
         table.add_row(str(row.name), str(row.kind), f"{row.area_ha:,.2f}", str(row.source))
     console.print(table)
+    console.print(_tiles_table(area))
+    console.print(f"UTM zones: {_zones_text(area)}", highlight=False)
     plot.zones_map(area, out)
     console.print(f"map written to {out}")
+
+
+def _tiles_table(area: aoi_mod.AOI) -> Table:
+    """One row per Sentinel-2 tile: its CRS and the share of the perimeter it covers."""
+    table = Table(title=f"{area.name}: Sentinel-2 tiles (grid EPSG:{area.epsg})")
+    for col in ("tile", "utm_zone", "epsg", "perimeter_covered", "grid"):
+        table.add_column(col)
+    for tile in area.tiles:
+        epsg = s2_tile(tile).epsg
+        share = area.tile_shares.get(tile)
+        table.add_row(tile, str(epsg % 100), str(epsg),
+                      "?" if share is None else f"{100 * share:.1f} %",
+                      "yes" if tile == area.tiles[0] else "")
+    return table
+
+
+def _zones_text(area: aoi_mod.AOI) -> str:
+    """``"28 (75.0 %), 29 (25.0 %)"``: the UTM zones the perimeter touches."""
+    if not area.utm_zones:
+        return str(area.epsg % 100)
+    return ", ".join(f"{zone} ({100 * share:.1f} %)" for zone, share in area.utm_zones.items())
 
 
 @app.command("versions")

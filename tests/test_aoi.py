@@ -285,6 +285,32 @@ def test_cli_aoi_show_prints_zones_and_writes_map(tmp_path):
     assert len(image.getcolors(maxcolors=100000) or []) > 20  # drawn, not blank
 
 
+def test_cli_aoi_show_lists_tiles_with_shares_and_zones(tmp_path):
+    """A site across UTM zones 28/29 (longitude -12): every tile with its share, both zones."""
+    ring = [[-12.06, 26.70], [-11.98, 26.70], [-11.98, 26.73], [-12.06, 26.73], [-12.06, 26.70]]
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature",
+          "properties": {"name": "site", "kind": "perimeter"},
+          "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    path = tmp_path / "edge.geojson"
+    path.write_text(json.dumps(fc))
+    with pytest.warns(errors.GeoWarning, match="UTM zones 28 and 29"):
+        area = load(path)
+    assert len(area.tiles) >= 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", errors.GeoWarning)
+        result = CliRunner().invoke(app, ["aoi", "show", str(path), "--out",
+                                          str(tmp_path / "z.png")])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[1]: line for line in result.output.splitlines()
+            if line.startswith("│") and any(t in line for t in area.tiles)}
+    assert set(rows) == set(area.tiles)
+    for tile, share in area.tile_shares.items():
+        assert f"{100 * share:.1f} %" in rows[tile]
+        assert str(area.epsg) in rows[tile] or tile != area.tiles[0]
+    assert "yes" in rows[area.tiles[0]]
+    assert "UTM zones: 28 (75.0 %), 29 (25.0 %)" in result.output
+
+
 def test_cli_aoi_show_bad_input_is_one_clear_line(tmp_path):
     import subprocess
     import sys

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
@@ -49,17 +51,31 @@ def test_parsing_fails_only_with_geo_errors(obj):
         assert (aoi.zones["kind"] == "perimeter").sum() == 1
 
 
+def _mgrs_exception(x: float, y: float) -> bool:
+    """South-west Norway and Svalbard, where MGRS (and S2's tiles) bend the UTM zones."""
+    return (56 <= y < 64 and 3 <= x < 12) or (72 <= y <= 84 and 0 <= x < 42)
+
+
 @settings(max_examples=100, deadline=None)
 @given(lon, lat, st.floats(100, 5000), st.floats(100, 5000))
-def test_any_site_box_loads_with_its_own_utm_zone(x, y, w, h):
+def test_any_site_box_loads_on_the_grid_of_its_best_tile(x, y, w, h):
     dlon = w / (111_320 * max(math.cos(math.radians(y)), 0.1))
     dlat = h / 110_540
     perimeter = box(x, y, x + dlon, y + dlat)
     ring = [list(c) for c in perimeter.exterior.coords]
-    aoi = from_geojson({"type": "FeatureCollection",
-                        "features": [_feature("p", "perimeter", ring)]})
-    assert aoi.epsg == utm_epsg(perimeter.centroid.x, perimeter.centroid.y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        aoi = from_geojson({"type": "FeatureCollection",
+                            "features": [_feature("p", "perimeter", ring)]})
     assert aoi.tiles, "every site lies in at least one Sentinel-2 tile"
+    assert aoi.tiles[0] == max(aoi.tile_shares, key=lambda t: aoi.tile_shares[t])
+    assert aoi.tile_shares[aoi.tiles[0]] == 1.0  # a site under 10 km fits in one tile
+    assert aoi.epsg == s2_tile(aoi.tiles[0]).epsg
+    assert sum(aoi.utm_zones.values()) == pytest.approx(1.0, abs=1e-5)
+    crossing = [c for c in caught if issubclass(c.category, errors.GeoWarning)]
+    assert bool(crossing) == (len(aoi.utm_zones) > 1)
+    if len(aoi.utm_zones) == 1 and not _mgrs_exception(x, y):
+        assert aoi.epsg == utm_epsg(perimeter.centroid.x, perimeter.centroid.y)
     round_trip = from_geojson(json.loads(json.dumps(aoi.to_geojson())))
     assert round_trip.zones.geometry.iloc[0].equals_exact(aoi.zones.geometry.iloc[0], 1e-12)
 
@@ -99,3 +115,28 @@ def test_points_on_the_equator_get_a_tile():
     for x, y in ((0.0, -1.649126238157865e-08), (0.0, 0.0), (12.3, -1e-9)):
         names = s2_tiles((x, y, x, y))
         assert names
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 59), st.floats(-79.0, 83.0), st.floats(0.05, 0.95),
+       st.floats(500, 5000), st.floats(500, 5000))
+def test_site_across_a_zone_boundary_warns_and_splits_by_longitude(zone, y, frac, w, h):
+    boundary = -180.0 + 6.0 * zone  # between zones `zone` and `zone + 1`
+    dlon = w / (111_320 * max(math.cos(math.radians(y)), 0.1))
+    dlat = h / 110_540
+    x = boundary - frac * dlon
+    ring = [list(c) for c in box(x, y, x + dlon, y + dlat).exterior.coords]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        aoi = from_geojson({"type": "FeatureCollection",
+                            "features": [_feature("p", "perimeter", ring)]})
+    # a lon/lat box's area is proportional to its width in longitude
+    assert aoi.utm_zones[zone] == pytest.approx(frac, abs=1e-4)
+    assert aoi.utm_zones[zone + 1] == pytest.approx(1 - frac, abs=1e-4)
+    messages = [str(c.message) for c in caught if issubclass(c.category, errors.GeoWarning)]
+    assert len(messages) == 1
+    assert f"UTM zones {zone} and {zone + 1}" in messages[0]
+    assert f"EPSG:{aoi.epsg}" in messages[0]
+    if not _mgrs_exception(x, y):
+        assert aoi.epsg % 100 in (zone, zone + 1)
+    assert aoi.tile_shares[aoi.tiles[0]] == max(aoi.tile_shares.values())
