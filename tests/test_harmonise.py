@@ -86,22 +86,31 @@ def _hist(values: np.ndarray) -> np.ndarray:
     return dn_histogram(values.astype("uint16"))
 
 
-def test_data_check_catches_flag_true_with_offset_still_in_data() -> None:
+def test_data_check_never_adds_a_subtraction_from_one_date() -> None:
+    """Raw DNs under a flag that says harmonised: one date's brightness cannot tell
+    (bright desert without the offset looks the same); the time check does that."""
     rng = np.random.default_rng(0)
     dn = 1000 + rng.integers(20, 3000, 20_000)  # raw: nothing below DN 1000
     meta = Radiometry(0, True, "04.00", "earth-search: flag true")
-    with pytest.warns(errors.HarmonisationWarning, match="still in the data"):
-        out = check_offset(meta, _hist(dn), item_id="S2A_X")
-    assert out.dn_offset == OFFSET_DN and out.offset_applied
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", errors.HarmonisationWarning)
+        assert check_offset(meta, _hist(dn), item_id="S2A_X") == meta
+
+
+def test_radiometry_stays_backward_compatible() -> None:
+    r = Radiometry(1000, True, "05.09", "x")
+    assert (r.dn_offset, r.offset_applied, r.baseline, r.reason, r.evidence) == (
+        1000, True, "05.09", "x", "")
 
 
 def test_data_check_catches_flag_false_with_offset_already_removed() -> None:
     rng = np.random.default_rng(1)
     dn = rng.integers(30, 3000, 20_000)  # harmonised: dark pixels well below 1000
     meta = Radiometry(OFFSET_DN, True, "04.00", "earth-search: flag false")
-    with pytest.warns(errors.HarmonisationWarning, match="already removed"):
+    with pytest.warns(errors.HarmonisationWarning, match="S2A_X.*already removed"):
         out = check_offset(meta, _hist(dn), item_id="S2A_X")
-    assert out.dn_offset == 0
+    assert out.dn_offset == 0 and "offset absent" in out.reason
+    assert "below 900" in out.evidence
 
 
 @pytest.mark.parametrize("dn_offset", [0, OFFSET_DN])
