@@ -138,11 +138,15 @@ def scene_provenance(stack: Any, scenes: pd.DataFrame | None = None, *,
         "date": times.normalize(),
         "time": times,
         "item_id": [str(v) for v in coord("item_id", "")],
+        "collection": [str(v) for v in coord("collection", "")],
         "platform": [str(v) for v in coord("platform", "")],
         "baseline": [None if v is None else str(v) for v in coord("processing_baseline", None)],
         "offset_applied": coord("offset_applied", False),
     })
     reasons = _harmonise_reasons(items)
+    if "offset_reason" in stack.coords:  # what load decided, data checks included
+        reasons.update(zip(frame["item_id"], (str(v) for v in coord("offset_reason", "")),
+                           strict=True))
     frame["offset_handling"] = [offset_handling(b, o, reasons.get(i))
                                 for b, o, i in zip(frame["baseline"], frame["offset_applied"],
                                                    frame["item_id"], strict=True)]
@@ -468,17 +472,30 @@ def render_report(
     parts.append(_method(synthetic, len(sel), min_clear, pair))
     prov = provenance if provenance is not None else scenes.rename(columns={"item_ids": "item_id"})
     parts.append(f"<h2 id='provenance'>Provenance of every scene ({len(prov)})</h2>"
-                 "<p>Each scene's id, date, clear fraction over the key zones, processing "
-                 "baseline and offset handling; selected scenes highlighted. The same data are "
-                 "in <code>scenes.csv</code>.</p><details open><summary>Scene table</summary>"
-                 + _table(prov, ["date", "item_id", "platform", "clear_fraction", "baseline",
-                                 "offset_handling", "selected", "reason"],
+                 "<p>Each scene's id, collection, date, clear fraction over the key zones, "
+                 "processing baseline and offset handling; selected scenes highlighted. The "
+                 "same data are in <code>scenes.csv</code>." + _collection_counts(prov)
+                 + "</p><details open><summary>Scene table</summary>"
+                 + _table(prov, ["date", "item_id", "collection", "platform", "clear_fraction",
+                                 "baseline", "offset_handling", "selected", "reason"],
                           highlight="selected", percent=["clear_fraction"]) + "</details>")
     if files:
         parts.append("<h2 id='files'>Files of this review</h2><ul>"
                      + "".join(f"<li><code>{html.escape(f)}</code></li>" for f in files) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _collection_counts(prov: pd.DataFrame) -> str:
+    """' Passes supplied: sentinel-2-c1-l2a 250, sentinel-2-l2a 115.' (or '')."""
+    if "collection" not in prov.columns:
+        return ""
+    names = prov["collection"].astype(str).str.split(",").explode().str.strip()
+    counts = names[names != ""].value_counts()
+    if counts.empty:
+        return ""
+    text = ", ".join(f"<code>{html.escape(str(c))}</code> {n}" for c, n in counts.items())
+    return f" Passes supplied per collection: {text}."
 
 
 def _version() -> str:

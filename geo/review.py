@@ -312,7 +312,7 @@ def _from_start(t0: pd.Timestamp, latest: Callable[[], pd.Timestamp],
 
 def latest_pass(area: AOI, source: str | Path, *, store: Any = None, offline: bool = False,
                 today: Any = None, windows: tuple[int | None, ...] = (60, 365, None),
-                ) -> pd.Timestamp:
+                collection: str | None = None) -> pd.Timestamp:
     """The day of the latest pass over an AOI that the source holds.
 
     Searches the last ``windows[0]`` days before today, then each wider window
@@ -323,7 +323,7 @@ def latest_pass(area: AOI, source: str | Path, *, store: Any = None, offline: bo
     ----------
     area
         The AOI.
-    source, store, offline
+    source, store, offline, collection
         As for :func:`geo.search`.
     today
         The day to look back from (default: today).
@@ -350,7 +350,7 @@ def latest_pass(area: AOI, source: str | Path, *, store: Any = None, offline: bo
     from geo.search import search, solar_day
 
     end = pd.Timestamp(pd.Timestamp.now() if today is None else today).normalize()
-    kwargs: dict[str, Any] = {"source": source, "progress": False}
+    kwargs: dict[str, Any] = {"source": source, "progress": False, "collection": collection}
     if store is not None:
         kwargs.update(store=store, offline=offline)
     for days in windows:
@@ -358,6 +358,8 @@ def latest_pass(area: AOI, source: str | Path, *, store: Any = None, offline: bo
         log.info("latest pass of %s: searching %s..%s", area.name, begin.date(), end.date())
         try:
             items = search(area, begin.date(), end.date(), **kwargs)
+        except errors.EmptyCatalog:
+            raise
         except errors.NoImagery:
             continue
         except errors.OfflineMiss as exc:
@@ -504,6 +506,9 @@ def run_review(
     min_clear: float = 0.6,
     source_label: str | None = None,
     timelapse_size: int = 520,
+    collection: str | None = None,
+    refresh: bool = False,
+    skip_unreadable: bool = False,
 ) -> ReviewResult:
     """Run the whole review of a site and write its folder.
 
@@ -540,6 +545,14 @@ def run_review(
         How figures and report name the source (default: ``source`` itself).
     timelapse_size
         Longest side of the timelapse frames, in pixels.
+    collection
+        Force one collection (default: Earth Search's ``sentinel-2-c1-l2a`` and
+        ``sentinel-2-l2a``, one item per pass; see :func:`geo.search`).
+    refresh
+        Search the source again even if the store holds a recent result.
+    skip_unreadable
+        Go on past scenes whose files are missing or corrupt; ``scenes.csv`` lists each
+        with the reason (default: stop with an error naming the item and file).
 
     Returns
     -------
@@ -571,10 +584,12 @@ def run_review(
     source = check_source(source)
     area = aoi if isinstance(aoi, AOI) else load_aoi(aoi)
     period = choose_period(area.name, start, end, latest=lambda: latest_pass(
-        area, source, store=store, offline=offline))
+        area, source, store=store, offline=offline, collection=collection))
     log.info("%s", period.note)
-    items = _search(area, period.start, period.end, source, progress, store, offline)
-    stack = _load(items, area, resolution, store, offline, progress)
+    items = _search(area, period.start, period.end, source, progress, store, offline,
+                    collection=collection, refresh=refresh)
+    stack = _load(items, area, resolution, store, offline, progress,
+                  on_error="skip" if skip_unreadable else "raise")
     return review_stack(stack, area, items=items, period=period, images=n, out=out,
                         key_dates=key_dates, min_clear=min_clear,
                         source_label=source_label or str(source),
@@ -654,6 +669,7 @@ def review_stack(
     scenes = select_scenes(clear, n=n, start=t0, end=t1, key_dates=events, aoi=area,
                            activity=activity if not activity.empty else None,
                            min_clear=min_clear)
+    scenes = with_sources(scenes, stack)
     files = _write_tables(folder, activity, scenes)
     pair = pick_before_after(scenes, changes, events)
     log.info("before/after: %s", pair.caption())
@@ -705,11 +721,13 @@ def _site_name(area: AOI) -> str:
 
 
 def _search(area: AOI, t0: pd.Timestamp, t1: pd.Timestamp, source: str, progress: bool,
-            store: Any, offline: bool) -> list[Any]:
+            store: Any, offline: bool, *, collection: str | None = None,
+            refresh: bool = False) -> list[Any]:
     from geo.search import search
 
     _step(0, f"search {source}")
-    kwargs: dict[str, Any] = {"source": source, "progress": progress}
+    kwargs: dict[str, Any] = {"source": source, "progress": progress,
+                              "collection": collection, "refresh": refresh}
     if store is not None:
         kwargs.update(store=store, offline=offline)
     items = search(area, t0.date(), t1.date(), **kwargs)
@@ -723,12 +741,12 @@ def _search(area: AOI, t0: pd.Timestamp, t1: pd.Timestamp, source: str, progress
 
 
 def _load(items: list[Any], area: AOI, resolution: float, store: Any, offline: bool,
-          progress: bool) -> Any:
+          progress: bool, on_error: str = "raise") -> Any:
     from geo.load import load
 
     _step(1, f"load {len(items)} scenes")
     return load(items, area, resolution=resolution, store=store, offline=offline,
-                progress=progress)
+                progress=progress, on_error=on_error)  # type: ignore[arg-type]
 
 
 def _is_synthetic(stack: Any, items: list[Any]) -> bool:
@@ -816,6 +834,51 @@ def _clearest_scene(stack: Any, scenes: pd.DataFrame) -> pd.Timestamp:
     idx = [gplot.time_index(stack, d) for d in sel["date"]]
     share = stack["clear"].isel(time=idx).mean(("y", "x")).compute().to_numpy()
     return pd.Timestamp(sel["date"].iloc[int(np.argmax(share))])
+
+
+def with_sources(scenes: pd.DataFrame, stack: Any) -> pd.DataFrame:
+    """Add each date's collection(s) and any reads skipped as unreadable to a scene table.
+
+    ``collection`` comes from the stack's per-time coordinate of that name; ``unreadable``
+    lists ``band: reason`` for the reads :func:`geo.load` skipped (``on_error="skip"``,
+    recorded in ``stack.attrs["skipped"]``), empty where none was.
+
+    Examples
+    --------
+    >>> from geo.testing.review import toy_stack
+    >>> stack = toy_stack(n_dates=2)
+    >>> t = pd.DataFrame({"date": pd.DatetimeIndex(stack["time"].values)})
+    >>> sorted(with_sources(t, stack).columns)
+    ['collection', 'date', 'unreadable']
+    """
+    dates = pd.to_datetime(scenes["date"]).dt.normalize()
+    times = pd.DatetimeIndex(stack["time"].values).normalize()
+    out = scenes.copy()
+    if "collection" in stack.coords:
+        by_day = pd.Series([str(v) for v in stack["collection"].values], index=times)
+        by_day = by_day.groupby(level=0).agg(lambda v: ",".join(sorted(set(",".join(v).split(",")))))
+        out["collection"] = dates.map(by_day).fillna("").to_numpy()
+    else:
+        out["collection"] = ""
+    out["unreadable"] = dates.map(_skipped_by_day(stack)).fillna("").to_numpy()
+    return out
+
+
+def _skipped_by_day(stack: Any) -> pd.Series:
+    """date -> 'item/band: reason; ...' for the reads the load skipped."""
+    skipped = stack.attrs.get("skipped") or []
+    if not skipped or "item_id" not in stack.coords:
+        return pd.Series(dtype=object)
+    times = pd.DatetimeIndex(stack["time"].values).normalize()
+    day_of = {i: t for ids, t in zip(stack["item_id"].values, times, strict=True)
+              for i in str(ids).split(",")}
+    rows: dict[pd.Timestamp, list[str]] = {}
+    for entry in skipped:
+        day = day_of.get(str(entry.get("item_id")))
+        if day is not None:
+            rows.setdefault(day, []).append(
+                f"{entry.get('item_id')}/{entry.get('band')}: {entry.get('reason')}")
+    return pd.Series({d: "; ".join(v) for d, v in rows.items()}, dtype=object)
 
 
 def _write_tables(folder: Path, activity: pd.DataFrame, scenes: pd.DataFrame) -> dict[str, Path]:

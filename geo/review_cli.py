@@ -237,6 +237,17 @@ def review(
                                               "(default: $DASK_SCHEDULER_ADDRESS, else this "
                                               "process)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    collection: str | None = typer.Option(
+        None, "--collection",
+        help="Force one STAC collection (default: Earth Search's sentinel-2-c1-l2a and "
+             "sentinel-2-l2a, one item per pass, Collection 1 first)."),
+    refresh: bool = typer.Option(False, "--refresh",
+                                 help="Search again even if the store holds a result "
+                                      "younger than 7 days."),
+    skip_unreadable: bool = typer.Option(
+        False, "--skip-unreadable",
+        help="Go on past scenes whose files are missing or corrupt; scenes.csv lists them "
+             "with the reason."),
 ) -> None:
     """Review a site (see the module help)."""
     if resolution not in (10, 20, 60):
@@ -259,7 +270,9 @@ def review(
     sources = source * len(sites) if len(source) == 1 else list(source)
     areas = [_check_args(site, src, start, end) for site, src in zip(sites, sources, strict=True)]
     kwargs: dict[str, Any] = {"start": start, "end": end, "images": images, "offline": offline,
-                              "progress": progress, "store": store, "resolution": resolution}
+                              "progress": progress, "store": store, "resolution": resolution,
+                              "collection": collection, "refresh": refresh,
+                              "skip_unreadable": skip_unreadable}
 
     def run() -> Any:
         from geo.review import run_review
