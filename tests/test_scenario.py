@@ -11,7 +11,10 @@ from geo.scenario import _activity as act
 from geo.scenario._build import _encode_reflectance, _tci
 from geo.scenario._cadence import (
     BASELINE_04,
+    C1_ID,
     EVENT_DATES,
+    L2A_GAP_FROM,
+    L2A_ID,
     S2C_TAKEOVER,
     Acquisition,
     baseline_for,
@@ -85,6 +88,38 @@ def test_subrange_gives_the_same_items_as_the_full_range():
     part = schedule("2023-03-01", "2023-04-30", profile="full")
     assert [(a.day, a.sequence, a.baseline, a.offset_applied) for a in full] == \
         [(a.day, a.sequence, a.baseline, a.offset_applied) for a in part]
+
+
+def test_every_pass_is_in_a_collection_with_gaps_like_the_real_ones():
+    acqs = [a for a in schedule(profile="full") if a.sequence == 0]
+    assert all(a.collections for a in acqs)
+    y2022 = [a for a in acqs if a.day.year == 2022]
+    assert np.mean([not a.in_c1 for a in y2022]) > 0.7
+    early = [a for a in acqs if a.day.year < 2022]
+    months = {(a.day.year, a.day.month) for a in early if not a.in_c1}
+    assert 2 <= len(months) <= 0.5 * len({(a.day.year, a.day.month) for a in early})
+    assert all(a.in_c1 for a in acqs if a.day.year >= 2023)
+    late = [a for a in acqs if a.day >= L2A_GAP_FROM]
+    assert 0.2 < np.mean([not a.in_l2a for a in late]) < 0.5
+    assert all(a.in_l2a for a in acqs if a.day < L2A_GAP_FROM and a.day.year != 2022
+               and a.day.year >= 2022)
+    dups = [a for a in schedule(profile="full") if a.sequence == 1]
+    assert all(d.in_l2a and not d.in_c1 for d in dups)
+
+
+def test_small_profile_has_every_kind_of_pass_and_both_wrong_flags():
+    acqs = schedule(profile="small")
+    kinds = {a.collections for a in acqs if a.sequence == 0}
+    assert kinds == {(C1_ID,), (L2A_ID,), (C1_ID, L2A_ID)}
+    wrong = [a for a in acqs if a.flag_wrong]
+    assert all(a.baseline >= "04.00" and a.in_l2a for a in wrong)
+    lacking = [a for a in wrong if not a.in_c1]
+    assert {(a.flag, a.raw_offset) for a in lacking} == {(True, True), (False, False)}
+    assert any(a.raw_offset and not a.flag and not a.flag_wrong for a in acqs)
+    assert acqs == schedule(profile="small"), "deterministic from the seed"
+    other = schedule(profile="small", seed=3)
+    assert [a.collections for a in other] != [a.collections for a in acqs] or \
+        [a.flag_wrong for a in other] != [a.flag_wrong for a in acqs]
 
 
 def test_bad_dates_and_profiles_are_refused():
@@ -233,6 +268,15 @@ def test_dn_encoding_follows_each_archive(baseline, applied, pc, expected):
     if not pc:
         props["earthsearch:boa_offset_applied"] = applied
     assert reflectance(dn, props)[0, 0] == pytest.approx(0.1234, abs=1e-4)
+
+
+def test_collection_1_keeps_the_offset_on_every_baseline():
+    for baseline in ("02.14", "03.01", "05.11"):
+        dn = _encode_reflectance(np.array([[0.1234]], np.float32), _acq(baseline, True),
+                                 False, c1=True)
+        assert int(dn[0, 0]) == 2234
+    acq = _acq("02.14", False)
+    assert item_id(acq, "42SWD", collection=C1_ID) == "S2A_T42SWD_20230101T060600_L2A"
 
 
 def test_dark_pixels_never_become_nodata():

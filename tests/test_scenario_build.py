@@ -24,6 +24,11 @@ from geo.scenario.serve import rustac_binary
 pytestmark = pytest.mark.slow
 
 ES_ITEM = "stac/earth-search/item_sentinel-2-l2a_S2B_20EPT_20250731_0_L2A.json"
+ES_EARLY = ("stac/earth-search/item_sentinel-2-l2a_S2A_13TDE_20231008_0_L2A.json",
+            "stac/earth-search/item_sentinel-2-l2a_S2A_29RKH_20200219_0_L2A_baseline02.14.json")
+C1_ITEM = "stac/earth-search/item_sentinel-2-c1-l2a_S2B_T20EPT_20250731T131905_L2A.json"
+C1, L2A = "sentinel-2-c1-l2a", "sentinel-2-l2a"
+WRITTEN = {"blue", "green", "red", "nir", "swir16", "swir22", "scl", "visual"}
 EXTRA_PROPS = {"sat:relative_orbit", "sat:orbit_state", "geo:synthetic",
                "s2:dark_features_percentage"}
 
@@ -42,7 +47,8 @@ def _manifest(folder: Path) -> dict:
 def test_folder_layout_and_manifest(scenario_dir):
     names = {p.name for p in scenario_dir.iterdir()}
     assert {"SYNTHETIC.txt", "manifest.json", "truth.csv", "truth_objects.csv",
-            "collection.json", "items.ndjson", "items.parquet", "cogs"} <= names
+            "collection.json", "collection-c1.json", "passes.csv", "items.ndjson",
+            "items.parquet", "cogs", "cogs-c1"} <= names
     assert "SYNTHETIC" in (scenario_dir / "SYNTHETIC.txt").read_text()
     manifest = _manifest(scenario_dir)
     assert manifest["synthetic"] is True
@@ -55,20 +61,33 @@ def test_folder_layout_and_manifest(scenario_dir):
 
 def test_items_point_at_their_cogs(scenario_dir):
     items = _items(scenario_dir)
-    assert 30 <= len(items) <= 50
+    assert 55 <= len(items) <= 90  # about 35 passes, most of them in both collections
+    folders = {C1: "cogs-c1", L2A: "cogs"}
     for item in items:
         assert item["properties"]["geo:synthetic"] is True
-        assert item["collection"] == "sentinel-2-l2a"
-        assert set(item["assets"]) == {"blue", "green", "red", "nir", "swir16", "swir22",
-                                       "scl", "visual"}
-        for asset in item["assets"].values():
-            assert asset["href"].startswith(f"./cogs/{item['id']}/")
-            assert (scenario_dir / asset["href"][2:]).is_file()
+        assert item["collection"] in folders
+        for key, asset in item["assets"].items():
+            href = asset["href"]
+            if href.startswith("s3://"):  # the older collection's jp2 and metadata
+                assert item["collection"] == L2A and key not in WRITTEN
+                continue
+            assert href.startswith(f"./{folders[item['collection']]}/{item['id']}/")
+            assert (scenario_dir / href[2:]).is_file() == (key in WRITTEN), key
     assert any(i["id"].endswith("_1_L2A") for i in items)
+    assert {i["collection"] for i in items if i["id"].endswith("_1_L2A")} == {L2A}
+    c1 = [i for i in items if i["collection"] == C1]
+    assert c1 and all(i["id"].startswith(("S2A_T42SWD_", "S2B_T42SWD_", "S2C_T42SWD_"))
+                      for i in c1)
+    for i in c1:  # file:size and file:checksum describe the written files
+        red = i["assets"]["red"]
+        data = (scenario_dir / red["href"][2:]).read_bytes()
+        assert red["file:size"] == len(data)
+        assert red["file:checksum"] == "1220" + hashlib.sha256(data).hexdigest()
 
 
 def test_every_cog_is_valid_and_laid_out_like_earth_search(scenario_dir):
-    tifs = sorted((scenario_dir / "cogs").rglob("*.tif"))
+    tifs = sorted((scenario_dir / "cogs").rglob("*.tif")) + \
+        sorted((scenario_dir / "cogs-c1").rglob("*.tif"))
     assert len(tifs) == 8 * len(_items(scenario_dir))
     for tif in tifs:
         valid, errs, _ = cog_validate(str(tif), quiet=True)
@@ -94,8 +113,8 @@ def test_every_cog_is_valid_and_laid_out_like_earth_search(scenario_dir):
 
 def test_items_match_the_real_earth_search_item(real_fixtures, scenario_dir):
     real = json.loads((real_fixtures / ES_ITEM).read_text())
-    ours = next(i for i in _items(scenario_dir) if i["properties"]["s2:processing_baseline"]
-                >= "05.00")
+    ours = next(i for i in _items(scenario_dir) if i["collection"] == L2A
+                and i["properties"]["datetime"] >= "2025")
     assert set(real) - {"links"} <= set(ours)
     rp, op = real["properties"], ours["properties"]
     assert set(rp) <= set(op), f"missing properties: {set(rp) - set(op)}"
@@ -111,16 +130,56 @@ def test_items_match_the_real_earth_search_item(real_fixtures, scenario_dir):
         if "raster:bands" in ra:
             assert [set(b) for b in asset["raster:bands"]] == [set(b) for b in ra["raster:bands"]]
             assert asset["raster:bands"][0]["data_type"] == ra["raster:bands"][0]["data_type"]
-        assert asset["title"] == ra["title"]
+        assert asset.get("title") == ra.get("title")
         assert asset.get("eo:bands") == ra.get("eo:bands")
         assert asset["roles"] == ra["roles"]
     assert set(ours["stac_extensions"]) >= set(real["stac_extensions"])
 
 
+def test_c1_items_match_the_real_collection_1_item(real_fixtures, scenario_dir):
+    real = json.loads((real_fixtures / C1_ITEM).read_text())
+    items = [i for i in _items(scenario_dir) if i["collection"] == C1]
+    old = next(i for i in items if i["properties"]["datetime"] < "2021")
+    rp, op = real["properties"], old["properties"]
+    assert set(rp) <= set(op), f"missing properties: {set(rp) - set(op)}"
+    assert set(op) - set(rp) <= {"sat:relative_orbit", "sat:orbit_state", "geo:synthetic"}
+    assert "earthsearch:boa_offset_applied" not in op and "s2:sequence" not in op
+    assert op["s2:processing_baseline"] == "05.00", "Collection 1: one baseline, all years"
+    for key, asset in old["assets"].items():
+        ra = real["assets"][key]
+        assert set(asset) - {"file:checksum", "file:size"} == \
+            set(ra) - {"file:checksum", "file:size"}, key
+        assert asset.get("title") == ra.get("title") and asset["roles"] == ra["roles"], key
+        assert asset.get("raster:bands") == ra.get("raster:bands"), key  # -0.1, every date
+    assert set(old["stac_extensions"]) >= set(real["stac_extensions"]) - {
+        "https://stac-extensions.github.io/storage/v1.0.0/schema.json"}
+
+
+def test_asset_keys_equal_the_real_items(real_fixtures, scenario_dir):
+    def keys(name: str) -> set[str]:
+        return set(json.loads((real_fixtures / name).read_text())["assets"])
+
+    early, late, c1 = keys(ES_EARLY[0]), keys(ES_ITEM), keys(C1_ITEM)
+    assert keys(ES_EARLY[1]) == early
+    seen = {C1: set(), L2A: set()}
+    for item in _items(scenario_dir):
+        got = set(item["assets"])
+        seen[item["collection"]].add(frozenset(got))
+        if item["collection"] == C1:
+            assert got == c1, item["id"]
+        else:
+            assert got == (late if item["properties"]["datetime"] >= "2025" else early)
+    assert seen[L2A] == {frozenset(early), frozenset(late)}
+
+
 def test_items_validate_with_rustac(scenario_dir, tmp_path):
     """Core STAC validation (offline: extension schemas would need the network)."""
     binary = rustac_binary()
-    for item in _items(scenario_dir)[:5]:
+    items = _items(scenario_dir)
+    sample = [i for i in items if i["collection"] == L2A][:3] + \
+        [i for i in items if i["collection"] == C1][:3]
+    assert {i["collection"] for i in sample} == {C1, L2A}
+    for item in sample:
         item["stac_extensions"] = []
         path = tmp_path / f"{item['id']}.json"
         path.write_text(json.dumps(item))
@@ -144,7 +203,9 @@ def test_geoparquet_holds_the_same_items(scenario_dir):
     assert ids == [i["id"] for i in _items(scenario_dir)]
     first = table["features"][0]
     assert first["properties"]["geo:synthetic"] is True
-    assert first["assets"]["red"]["href"].startswith("./cogs/")
+    folder = "cogs-c1" if first["collection"] == C1 else "cogs"
+    assert first["assets"]["red"]["href"].startswith(f"./{folder}/{first['id']}/")
+    assert {f["collection"] for f in table["features"]} == {C1, L2A}
 
 
 # --- truth -------------------------------------------------------------------------------------
@@ -206,14 +267,69 @@ def test_truth_objects_agree_with_truth(truth, scenario_dir):
     assert (large["wingspan_m"] >= 30).all()
 
 
-def test_truth_baseline_and_offset_match_items(truth, scenario_dir):
-    items = {i["id"]: i["properties"] for i in _items(scenario_dir)}
+@pytest.fixture(scope="module")
+def passes(scenario_dir) -> pd.DataFrame:
+    return pd.read_csv(scenario_dir / "passes.csv", dtype={"baseline": str},
+                       keep_default_na=False)
+
+
+def test_truth_baseline_and_offset_match_items(truth, passes, scenario_dir):
+    items = {i["id"]: i for i in _items(scenario_dir)}
+    assert set(passes["item_id"]) == set(items)
+    rows = passes.set_index("item_id")
+    for iid, it in items.items():
+        p, row = it["properties"], rows.loc[iid]
+        assert row["collection"] == it["collection"]
+        assert p["s2:processing_baseline"] == row["baseline"]
+        if it["collection"] == C1:
+            assert row["dn_offset"] == 1000 and row["boa_offset_applied"] == ""
+            continue
+        stated = p["earthsearch:boa_offset_applied"]
+        assert row["boa_offset_applied"] == str(stated)
+        honest = stated or p["s2:processing_baseline"] < "04.00"
+        assert (row["dn_offset"] == 0) == (honest != row["flag_wrong"]), iid
+    # truth.csv names the item a review preferring Collection 1 reads, one per pass
+    preferred = passes.sort_values("collection").drop_duplicates("pass")
+    assert set(truth["item_id"]) == set(preferred["item_id"])
     for row in truth.drop_duplicates("item_id").itertuples():
-        p = items[row.item_id]
-        assert p["s2:processing_baseline"] == f"{row.baseline:05.2f}" or \
-            p["s2:processing_baseline"] == str(row.baseline)
-        expected = p["earthsearch:boa_offset_applied"] or p["s2:processing_baseline"] < "04.00"
-        assert bool(row.offset_applied) == expected
+        assert bool(row.offset_applied) == (rows.loc[row.item_id, "dn_offset"] == 0)
+
+
+def test_every_pass_is_in_a_collection_with_the_real_gaps(passes, truth):
+    first = passes.drop_duplicates("pass").assign(day=lambda d: pd.to_datetime(d["date"]))
+    assert set(first["collections"]) == {C1, L2A, f"{C1}+{L2A}"}
+    assert len(first) == truth["date"].nunique() and first["date"].is_unique
+    y2022 = first[first["day"].dt.year == 2022]
+    assert (y2022["collections"] == L2A).mean() > 0.5, "c1 lacks most of 2022"
+    c1_only = first[first["collections"] == C1]
+    assert len(c1_only) and (c1_only["day"] >= "2024-10-01").all()
+    l2a_only = first[first["collections"] == L2A]
+    assert (l2a_only["day"] < "2023-01-01").all()
+    events = {d.isoformat() for d in EVENT_DATES.values()}
+    assert events <= set(first["date"])
+    dups = passes[passes["sequence"] == 1]
+    assert len(dups) and set(dups["collection"]) == {L2A}
+
+
+def test_wrong_offset_flags_both_ways_on_passes_c1_lacks(passes, scenario_dir):
+    wrong = passes[passes["flag_wrong"]]
+    true_on_raw = wrong[(wrong["boa_offset_applied"] == "True") & (wrong["dn_offset"] == 1000)]
+    false_on_clean = wrong[(wrong["boa_offset_applied"] == "False") & (wrong["dn_offset"] == 0)]
+    assert len(true_on_raw) + len(false_on_clean) == len(wrong)
+    for kind in (true_on_raw, false_on_clean):
+        assert (kind["collections"] == L2A).any(), "one of each on a pass c1 lacks"
+        assert (kind["baseline"] >= "04.00").all()
+    honest_raw = passes[(passes["boa_offset_applied"] == "False") & (passes["dn_offset"] == 1000)
+                        & ~passes["flag_wrong"]]
+    assert len(honest_raw), "raw_share keeps raw items with a correct false flag"
+    manifest = _manifest(scenario_dir)["passes"]
+    assert manifest["flag_true_on_raw_dns"] == sorted(true_on_raw["item_id"])
+    assert manifest["flag_false_on_clean_dns"] == sorted(false_on_clean["item_id"])
+    items = {i["id"]: i for i in _items(scenario_dir)}
+    for iid, dark in ((true_on_raw["item_id"].iloc[0], True),
+                      (false_on_clean["item_id"].iloc[0], False)):
+        low = np.percentile(_dns(scenario_dir, items[iid], "red"), 0.1)
+        assert (low > 1000) == dark, (iid, low)
 
 
 # --- pixels --------------------------------------------------------------------------------------
@@ -224,11 +340,38 @@ def _read(folder: Path, item: dict, key: str) -> np.ndarray:
         return src.read(1)
 
 
-def test_raw_offset_items_show_it_in_their_dns(scenario_dir):
+def _dns(folder: Path, item: dict, key: str) -> np.ndarray:
+    dn = _read(folder, item, key)
+    return dn[dn > 0]
+
+
+def test_c1_dns_carry_1000_on_every_date(passes, scenario_dir):
+    items = {i["id"]: i for i in _items(scenario_dir)}
+    both = passes[(passes["collections"] == f"{C1}+{L2A}") & (passes["sequence"] == 0)]
+    early = both[both["date"] < "2022-01-01"]
+    assert len(early)
+    day = early["date"].iloc[0]
+    pair = both[both["date"] == day].set_index("collection")["item_id"]
+    c1, l2a = items[pair[C1]], items[pair[L2A]]
+    assert l2a["properties"]["s2:processing_baseline"] < "04.00"
+    for key in ("blue", "red", "nir", "swir16"):
+        a = _read(scenario_dir, c1, key).astype(int)
+        b = _read(scenario_dir, l2a, key).astype(int)
+        valid = (b > 1) & (a < 65535)
+        assert valid.mean() > 0.99
+        assert (a[valid] - b[valid] == 1000).all(), key
+    assert (_read(scenario_dir, c1, "scl") == _read(scenario_dir, l2a, "scl")).all()
+    band = c1["assets"]["red"]["raster:bands"][0]
+    assert (band["scale"], band["offset"]) == (0.0001, -0.1)
+
+
+def test_raw_offset_items_show_it_in_their_dns(scenario_dir, passes):
     items = _items(scenario_dir)
-    raw = [i for i in items if i["properties"]["s2:processing_baseline"] >= "04.00"
-           and not i["properties"]["earthsearch:boa_offset_applied"]]
-    done = [i for i in items if i["properties"]["earthsearch:boa_offset_applied"]
+    honest = passes[~passes["flag_wrong"] & (passes["collection"] == L2A)]
+    raw_ids = set(honest.loc[(honest["dn_offset"] == 1000), "item_id"])
+    raw = [i for i in items if i["id"] in raw_ids]
+    done = [i for i in items if i["collection"] == L2A and i["id"] in set(honest["item_id"])
+            and i["properties"]["earthsearch:boa_offset_applied"]
             and i["properties"]["datetime"][5:7] in ("07", "08", "09")]  # no snow
     assert raw and done
     assert np.percentile(_read(scenario_dir, raw[0], "red"), 0.1) > 1000

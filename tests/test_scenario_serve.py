@@ -33,7 +33,8 @@ def test_search_with_bbox_and_datetime(client, scenario_server, scenario_dir):
                            datetime="2022-01-01/2022-12-31")
     items = list(search.items())
     expected = [i["id"] for i in _all_items(scenario_dir)
-                if i["properties"]["datetime"].startswith("2022")]
+                if i["properties"]["datetime"].startswith("2022")
+                and i["collection"] == scenario_server.collection]
     assert sorted(i.id for i in items) == sorted(expected)
     assert all(i.datetime.year == 2022 for i in items)
     for item in items:
@@ -43,8 +44,31 @@ def test_search_with_bbox_and_datetime(client, scenario_server, scenario_dir):
     assert list(far.items()) == []
 
 
+def test_both_collections_are_served_and_searchable(client, scenario_server, scenario_dir):
+    assert scenario_server.collection == "sentinel-2-l2a"
+    assert scenario_server.collections == ["sentinel-2-c1-l2a", "sentinel-2-l2a"]
+    assert sorted(c.id for c in client.get_collections()) == sorted(scenario_server.collections)
+    everything = _all_items(scenario_dir)
+    found = {}
+    for coll in scenario_server.collections:
+        items = list(client.search(collections=[coll], bbox=BAGRAM_BBOX).items())
+        assert sorted(i.id for i in items) == sorted(
+            i["id"] for i in everything if i["collection"] == coll)
+        found[coll] = items
+    c1 = found["sentinel-2-c1-l2a"]
+    assert all(i.assets["red"].href.startswith(scenario_server.files_url + "cogs-c1/")
+               for i in c1)
+    both = list(client.search(collections=scenario_server.collections, bbox=BAGRAM_BBOX,
+                              datetime="2022-01-01/2022-12-31").items())
+    assert {i.collection_id for i in both} == set(scenario_server.collections)
+    item = c1[len(c1) // 2]
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), \
+            rasterio.open(item.assets["scl"].href) as src:
+        assert src.read(1).max() > 0
+
+
 def test_paging_follows_next_links(client, scenario_server, scenario_dir):
-    search = client.search(collections=[scenario_server.collection], bbox=BAGRAM_BBOX,
+    search = client.search(collections=scenario_server.collections, bbox=BAGRAM_BBOX,
                            limit=7)
     pages = list(search.pages())
     ids = [i.id for page in pages for i in page.items]

@@ -1,7 +1,9 @@
 """An offline synthetic Sentinel-2 L2A archive of a site, served like Earth Search.
 
 ``build`` writes five years of imagery of an AOI (COGs, STAC items, stac-geoparquet) in
-Earth Search v1's form, with a truth table of everything planted in it; ``serve`` starts
+Earth Search v1's form (its two Sentinel-2 L2A collections, ``sentinel-2-c1-l2a`` and
+``sentinel-2-l2a``, with their gaps), with a truth table of everything planted in it
+and of which collection holds each pass (``passes.csv``); ``serve`` starts
 a real STAC API (``rustac serve``) and a range-request file server over it on loopback;
 ``preview`` draws a few dates for a person to judge. Everything it makes is marked
 SYNTHETIC.

@@ -4,6 +4,13 @@ Sentinel-2A and 2B fly the same orbit half a cycle apart, so one relative orbit 
 site every 5 days (each satellite every 10). Sentinel-2C took over Sentinel-2A's slot on
 2025-01-21. One pass can appear as two items (sequence numbers ``_0`` and ``_1``), and a
 few passes are missing (instrument or ground-segment anomalies), as in the real archive.
+
+Earth Search holds Sentinel-2 L2A in two collections and neither has every pass:
+``sentinel-2-c1-l2a`` (Collection 1, reprocessed) lacks most of 2022 and whole months of
+earlier years; the older ``sentinel-2-l2a`` lacks about a third of the passes from
+October 2024 on. :func:`schedule` says which collection holds each pass (``in_c1``,
+``in_l2a``; every pass is in at least one) and which older-collection items carry a wrong
+``earthsearch:boa_offset_applied`` (``flag_wrong``), all drawn from the seed.
 The scenario also adds acquisitions from a neighbouring relative orbit on the dates of the
 events it plants (a site near a swath edge is seen from two orbits), so that every event
 has an image on its day.
@@ -36,7 +43,26 @@ __all__ = [
     "baseline_for",
     "solar_position",
     "parse_date",
+    "C1_ID",
+    "L2A_ID",
 ]
+
+C1_ID = "sentinel-2-c1-l2a"
+"""Earth Search's Collection 1 (reprocessed) Sentinel-2 L2A collection."""
+L2A_ID = "sentinel-2-l2a"
+"""Earth Search's older Sentinel-2 L2A collection."""
+
+C1_2022_MISSING = 0.85
+"""Share of 2022 passes that ``sentinel-2-c1-l2a`` lacks."""
+C1_MONTH_MISSING = 0.2
+"""Share of months before 2022 that ``sentinel-2-c1-l2a`` lacks entirely."""
+L2A_GAP_FROM = date(2024, 10, 1)
+"""From this date ``sentinel-2-l2a`` lacks a share of the passes."""
+L2A_GAP_SHARE = 0.35
+"""Share of passes from :data:`L2A_GAP_FROM` on that ``sentinel-2-l2a`` lacks."""
+WRONG_FLAG_SHARE = 0.03
+"""Share of baseline >= 04.00 ``sentinel-2-l2a`` items whose offset flag is wrong, per
+direction (flag true on raw DNs; flag false on DNs without the offset)."""
 
 ANCHOR = date(2020, 10, 2)
 """A Sentinel-2A pass over the site (its 10-day cycle and 2B's, 5 days later, follow)."""
@@ -95,6 +121,11 @@ class Acquisition:
         True for an acquisition added on an event date (neighbouring orbit).
     index
         Position of the pass in the full schedule (seeds its random draws).
+    in_c1, in_l2a
+        Whether ``sentinel-2-c1-l2a`` / ``sentinel-2-l2a`` hold the pass.
+    flag_wrong
+        The older collection's ``earthsearch:boa_offset_applied`` says the opposite of
+        ``offset_applied`` (only on baseline >= 04.00 items).
     """
 
     day: date
@@ -107,6 +138,19 @@ class Acquisition:
     forced: bool = False
     index: int = 0
     tags: tuple[str, ...] = field(default_factory=tuple)
+    in_c1: bool = True
+    in_l2a: bool = True
+    flag_wrong: bool = False
+
+    @property
+    def flag(self) -> bool:
+        """The ``earthsearch:boa_offset_applied`` the older collection's item states."""
+        return self.offset_applied != self.flag_wrong
+
+    @property
+    def collections(self) -> tuple[str, ...]:
+        """Ids of the Earth Search collections holding this pass (c1 first)."""
+        return tuple(c for c, on in ((C1_ID, self.in_c1), (L2A_ID, self.in_l2a)) if on)
 
     @property
     def short_platform(self) -> str:
@@ -240,17 +284,89 @@ def schedule(
                              tags=(name,)))
     out.sort(key=lambda a: a.time)
     out = [replace(a, index=(a.day - ANCHOR).days) for a in out]
-    post = [k for k, a in enumerate(out) if a.baseline >= "04.00"]
+    dup_days = {a.day for k, a in enumerate(out)
+                if _u(draws, a.day, seed)[1] < duplicate_share
+                or (profile == "small" and k == len(out) // 2)}
+    out = _plan_collections(out, dup_days, profile, seed)
+    post = [k for k, a in enumerate(out) if a.baseline >= "04.00" and a.in_l2a]
     if profile == "small" and raw_share > 0 and post and not any(out[k].raw_offset for k in post):
         k = post[len(post) // 3]  # keep one raw-offset item for harmonisation tests
         out[k] = replace(out[k], offset_applied=False)
-    dups = []
-    for k, acq in enumerate(out):
-        u = draws.get(acq.day, np.random.default_rng([seed, acq.day.toordinal()]).random(4))
-        # small profile: keep at least one duplicate for de-duplication tests
-        if u[1] < duplicate_share or (profile == "small" and k == len(out) // 2):
-            dups.append(replace(acq, sequence=1, time=acq.time + timedelta(milliseconds=7)))
+    out = _plant_wrong_flags(out, seed, keep=out[post[len(post) // 3]].day if post else None)
+    # a duplicate (_1, reprocessed) item of the older collection: c1 ids have no sequence
+    dups = [replace(a, sequence=1, time=a.time + timedelta(milliseconds=7), in_c1=False)
+            for a in out if a.day in dup_days]
     return sorted(out + dups, key=lambda a: (a.time, a.sequence))
+
+
+def _u(draws: dict[date, np.ndarray], day: date, seed: int) -> np.ndarray:
+    return draws.get(day, np.random.default_rng([seed, day.toordinal()]).random(4))
+
+
+def _membership(day: date, seed: int) -> tuple[bool, bool]:
+    """(in c1, in l2a) of a pass, from draws keyed by its day (and month for c1's gaps)."""
+    u = np.random.default_rng([seed, day.toordinal(), 13]).random(2)
+    month = np.random.default_rng([seed, day.year, day.month, 17]).random()
+    if day.year == 2022:
+        in_c1 = bool(u[0] >= C1_2022_MISSING)
+    else:
+        in_c1 = not (day.year < 2022 and month < C1_MONTH_MISSING)
+    in_l2a = not (day >= L2A_GAP_FROM and u[1] < L2A_GAP_SHARE)
+    return in_c1, in_l2a or not in_c1
+
+
+def _plan_collections(out: list[Acquisition], dup_days: set[date], profile: str,
+                      seed: int) -> list[Acquisition]:
+    """Say which collection holds each pass; the small profile gets every combination."""
+    planned = []
+    for a in out:
+        in_c1, in_l2a = _membership(a.day, seed)
+        planned.append(replace(a, in_c1=in_c1, in_l2a=in_l2a or a.day in dup_days))
+    if profile != "small":
+        return planned
+    wants = (  # (window, in_c1, in_l2a): each must occur at least once where it can
+        (lambda a: a.day >= L2A_GAP_FROM and a.day not in dup_days, True, False),
+        (lambda a: a.day.year == 2022 and a.baseline >= "04.00", False, True),
+        (lambda a: a.day.year == 2022 and a.baseline >= "04.00", False, True),
+        (lambda a: True, True, True),
+    )
+    taken: set[date] = set()
+    for window, c1, l2a in wants:
+        pool = [k for k, a in enumerate(planned) if window(a) and a.day not in taken]
+        have = [k for k in pool if (planned[k].in_c1, planned[k].in_l2a) == (c1, l2a)]
+        if pool and not have:
+            k = pool[len(pool) // 2]
+            planned[k] = replace(planned[k], in_c1=c1, in_l2a=l2a)
+            have = [k]
+        taken.update(planned[k].day for k in have[:1])
+    return planned
+
+
+def _plant_wrong_flags(out: list[Acquisition], seed: int, keep: date | None) -> list[Acquisition]:
+    """Give some older-collection items a wrong offset flag, both ways.
+
+    Each direction is drawn with :data:`WRONG_FLAG_SHARE`; if a direction is then absent,
+    it is planted on a pass that c1 lacks (so a review preferring c1 still meets it).
+    """
+    post = [k for k, a in enumerate(out) if a.baseline >= "04.00" and a.in_l2a]
+    res = list(out)
+    for k in post:
+        if not out[k].offset_applied:
+            continue  # raw with a correct false flag (raw_share): keep it so
+        u = np.random.default_rng([seed, out[k].day.toordinal(), 19]).random()
+        if u < WRONG_FLAG_SHARE:
+            res[k] = replace(res[k], offset_applied=False, flag_wrong=True)  # flag true, raw
+        elif u < 2 * WRONG_FLAG_SHARE:
+            res[k] = replace(res[k], offset_applied=True, flag_wrong=True)   # flag false, clean
+    lacking = [k for k in post if not out[k].in_c1 and out[k].day != keep]
+    for raw in (False, True):
+        if any(res[k].flag_wrong and res[k].raw_offset == raw for k in post if not res[k].in_c1):
+            continue
+        free = [k for k in lacking if not res[k].flag_wrong and res[k].offset_applied]
+        if free:
+            k = free[0] if raw else free[-1]
+            res[k] = replace(res[k], offset_applied=not raw, flag_wrong=True)
+    return res
 
 
 def _make(

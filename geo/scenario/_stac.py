@@ -18,17 +18,27 @@ Examples
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any
 
 from pyproj import Transformer
 from shapely.geometry import box
 
-from geo.scenario._cadence import Acquisition, earth_sun_factor
+from geo.scenario._assets import EO_BANDS, TYPES, asset_specs
+from geo.scenario._cadence import C1_ID, L2A_ID, Acquisition, earth_sun_factor
 
-__all__ = ["ASSETS", "PC_KEYS", "item_id", "make_item", "make_collection", "COLLECTION_ID"]
+__all__ = ["ASSETS", "PC_KEYS", "item_id", "make_item", "make_collection", "COLLECTION_ID",
+           "C1_ID", "L2A_ID", "COG_DIRS", "COLLECTION_FILES"]
 
-COLLECTION_ID = "sentinel-2-l2a"
+COLLECTION_ID = L2A_ID
+"""The older collection's id (the only collection of the Planetary Computer form)."""
+
+COG_DIRS = {L2A_ID: "cogs", C1_ID: "cogs-c1"}
+"""Folder of each collection's item folders in a scenario (different buckets in reality)."""
+
+COLLECTION_FILES = {L2A_ID: "collection.json", C1_ID: "collection-c1.json"}
+"""The collection document of each collection in a scenario folder."""
 
 ASSETS: dict[str, dict[str, Any]] = {
     # key: file, title, gsd, eo band (name, common, centre, fwhm) or None
@@ -58,6 +68,21 @@ _PC_TITLES = {"B02": "Band 2 - Blue - 10m", "B03": "Band 3 - Green - 10m",
               "B11": "Band 11 - SWIR (1.6) - 20m", "B12": "Band 12 - SWIR (2.2) - 20m",
               "SCL": "Scene classfication map (SCL)", "visual": "True color image"}
 
+C1_EXTENSIONS = [
+    "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/file/v2.1.0/schema.json",
+    "https://stac-extensions.github.io/grid/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/processing/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/sentinel-2/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/view/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+]
+"""Collection 1's extensions, less storage v1.0.0: pystac migrates that to v2 by parsing a
+bucket from each href and warns on the scenario's loopback hrefs (the storage:*
+properties stay)."""
 ES_EXTENSIONS = [
     "https://stac-extensions.github.io/grid/v1.1.0/schema.json",
     "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json",
@@ -93,8 +118,15 @@ def _orbit_number(acq: Acquisition) -> int:
     return 27000 + acq.index * 143 // 10 + {"a": 0, "b": 11000, "c": 30000}[acq.platform[-1]]
 
 
-def item_id(acq: Acquisition, tile: str, *, pc_style: bool = False) -> str:
-    """The item id Earth Search (or Planetary Computer) would give this acquisition."""
+def item_id(acq: Acquisition, tile: str, *, pc_style: bool = False,
+            collection: str = L2A_ID) -> str:
+    """The item id Earth Search (or Planetary Computer) would give this acquisition.
+
+    ``sentinel-2-c1-l2a`` ids carry the sensing start time and no sequence number, e.g.
+    ``S2B_T42SWD_20220724T060629_L2A``.
+    """
+    if collection == C1_ID and not pc_style:
+        return f"{acq.short_platform}_T{tile}_{acq.time:%Y%m%dT%H%M%S}_L2A"
     if pc_style:
         gen = _gen_time(acq)
         return (f"{acq.short_platform}_MSIL2A_{acq.time:%Y%m%dT%H%M%S}_R{acq.relative_orbit:03d}"
@@ -126,6 +158,68 @@ def _raster_band(key: str, acq: Acquisition, pc_style: bool) -> list[dict[str, A
     offset = -0.1 if acq.baseline >= "04.00" else 0
     return [{"nodata": 0, "data_type": "uint16", "spatial_resolution": gsd,
              "scale": 0.0001, "offset": offset}]
+
+
+def c1_baseline(acq: Acquisition) -> str:
+    """Collection 1's processing baseline: 05.00 (the reprocessing) or the newer one."""
+    return max(acq.baseline, "05.00")
+
+
+def _es_href(spec: dict[str, Any], acq: Acquisition, iid: str, tile: str,
+             collection: str) -> str:
+    file = spec["file"]
+    if file.startswith("s3:"):
+        zone, band, square = int(tile[:2]), tile[2], tile[3:]
+        d = acq.day
+        return (f"s3://sentinel-s2-l2a/tiles/{zone}/{band}/{square}/{d.year}/{d.month}/"
+                f"{d.day}/{acq.sequence}/{file[3:]}")
+    return f"./{COG_DIRS[collection]}/{iid}/{file}"
+
+
+def _es_asset(spec: dict[str, Any], acq: Acquisition, iid: str, tile: str, grid: Any,
+              collection: str, files: dict[str, tuple[int, str]]) -> dict[str, Any]:
+    """One Earth Search asset, its fields in the real items' order."""
+    out: dict[str, Any] = {"href": _es_href(spec, acq, iid, tile, collection),
+                           "type": TYPES[spec["kind"]]}
+    if spec["title"]:
+        out["title"] = spec["title"]
+    eo = [{"name": b, "common_name": EO_BANDS[b][0], "center_wavelength": EO_BANDS[b][1],
+           "full_width_half_max": EO_BANDS[b][2]} for b in spec["eo"]]
+    if eo and len(eo) == 1:
+        out["eo:bands"] = eo
+    res = spec["gsd"] or 20
+    if spec["raster"] and len(eo) == 3:  # visual: bands listed before the grid
+        out["eo:bands"] = eo
+        out["raster:bands"] = _es_raster(spec, acq, collection)
+    if spec["gsd"]:
+        out["gsd"] = spec["gsd"]
+    if spec["kind"] in ("cog", "jp2"):
+        h, w = grid.shape(res)
+        out["proj:shape"] = [h, w]
+        out["proj:transform"] = [float(res), 0.0, grid.x0, 0.0, -float(res), grid.y1]
+    if eo and len(eo) == 3 and not spec["raster"]:  # preview: bands after the grid
+        out["eo:bands"] = eo
+    if spec["raster"] and "raster:bands" not in out:
+        out["raster:bands"] = _es_raster(spec, acq, collection)
+    if spec["file"] in files:
+        size, sha = files[spec["file"]]
+        out["file:checksum"] = "1220" + sha  # multihash: sha2-256, 32 bytes
+        out["file:size"] = size
+    out["roles"] = list(spec["roles"])
+    return out
+
+
+def _es_raster(spec: dict[str, Any], acq: Acquisition, collection: str) -> list[dict[str, Any]]:
+    n, band = spec["raster"]
+    res = spec["gsd"] or 20
+    entry = {k: v for k, v in band.items() if k not in ("scale", "offset", "unit")}
+    entry["spatial_resolution"] = res
+    for k in ("unit", "scale", "offset"):
+        if k in band:
+            entry[k] = band[k]
+    if band.get("scale") == 0.0001 and collection == L2A_ID and acq.baseline < "04.00":
+        entry["offset"] = 0  # the older collection: no offset before baseline 04.00
+    return [dict(entry) for _ in range(n)]
 
 
 def _asset(key: str, acq: Acquisition, iid: str, grid: Any, pc_style: bool) -> dict[str, Any]:
@@ -163,7 +257,8 @@ def _asset(key: str, acq: Acquisition, iid: str, grid: Any, pc_style: bool) -> d
 
 def make_item(acq: Acquisition, *, tile: str, grid: Any, sun: tuple[float, float],
               cloud_cover: float, scl_stats: dict[str, float], pc_style: bool = False,
-              site: str = "bagram") -> dict[str, Any]:
+              site: str = "bagram", collection: str = L2A_ID,
+              files: dict[str, tuple[int, str]] | None = None) -> dict[str, Any]:
     """One STAC item (a dict) for an acquisition, with relative asset hrefs.
 
     Parameters
@@ -182,11 +277,18 @@ def make_item(acq: Acquisition, *, tile: str, grid: Any, sun: tuple[float, float
         Percentage of the window per SCL class (keys ``"0"``..``"11"``).
     pc_style
         Write Planetary Computer's keys and ids instead of Earth Search's.
+    collection
+        ``"sentinel-2-l2a"`` or ``"sentinel-2-c1-l2a"`` (Earth Search form only).
+    files
+        File name: (bytes, sha256 hex) of the files written for the item; Collection 1
+        items list them as ``file:size`` and ``file:checksum``.
     """
-    iid = item_id(acq, tile, pc_style=pc_style)
+    c1 = collection == C1_ID and not pc_style
+    if c1:
+        acq = replace(acq, baseline=c1_baseline(acq))
+    iid = item_id(acq, tile, pc_style=pc_style, collection=collection)
     geom, bbox = footprint(grid.bounds, grid.epsg)
     gen = _gen_time(acq)
-    zone, band, square = tile[:2], tile[2], tile[3:]
     n = _orbit_number(acq)
     tag = acq.short_platform
     product_uri = (f"{tag}_MSIL2A_{acq.time:%Y%m%dT%H%M%S}_N{acq.baseline.replace('.', '')}"
@@ -234,57 +336,81 @@ def make_item(acq: Acquisition, *, tile: str, grid: Any, sun: tuple[float, float
             **s2,
         }
     else:
-        created = _stamp(gen + timedelta(minutes=23))
-        centre_lon = round((bbox[0] + bbox[2]) / 2, 5)
-        centre_lat = round((bbox[1] + bbox[3]) / 2, 5)
-        props = {
-            "created": created,
-            "platform": acq.platform,
-            "constellation": "sentinel-2",
-            "instruments": ["msi"],
-            "eo:cloud_cover": round(cloud_cover, 6),
-            "proj:epsg": grid.epsg,
-            "proj:centroid": {"lat": centre_lat, "lon": centre_lon},
-            "mgrs:utm_zone": int(zone),
-            "mgrs:latitude_band": band,
-            "mgrs:grid_square": square,
-            "grid:code": f"MGRS-{tile}",
-            "view:azimuth": round(101.5 + (acq.index % 7) * 0.9, 6),
-            "view:incidence_angle": round(6.2 + (acq.index % 5) * 0.41, 6),
-            "view:sun_azimuth": round(az, 10),
-            "view:sun_elevation": round(elev, 10),
-            "s2:tile_id": granule,
-            **s2,
-            "datetime": _stamp(acq.time, micro=True),
-            "s2:sequence": str(acq.sequence),
-            "earthsearch:s3_path": (f"s3://sentinel-cogs/sentinel-s2-l2a-cogs/{int(zone)}/{band}/"
-                                    f"{square}/{acq.day.year}/{acq.day.month}/{iid}"),
-            "earthsearch:payload_id": (f"roda-sentinel2/workflow-sentinel2-to-stac/"
-                                       f"{abs(hash_text(iid)):032x}"[:76]),
-            "earthsearch:boa_offset_applied": bool(acq.offset_applied),
-            "processing:software": {"sentinel2-to-stac": "2025.03.06"},
-            "sat:relative_orbit": acq.relative_orbit,
-            "sat:orbit_state": "descending",
-            "updated": created,
-        }
+        props = _es_props(acq, iid, tile, gen, bbox, grid, sun, cloud_cover,
+                          {"s2:tile_id": granule, **s2}, c1)
     props["geo:synthetic"] = True
-    assets = {(PC_KEYS[k] if pc_style else k): _asset(k, acq, iid, grid, pc_style)
-              for k in ASSETS}
+    if pc_style:
+        assets = {PC_KEYS[k]: _asset(k, acq, iid, grid, pc_style) for k in ASSETS}
+    else:
+        assets = {k: _es_asset(spec, acq, iid, tile, grid, collection, files or {})
+                  for k, spec in asset_specs(c1, acq.day).items()}
+    doc = COLLECTION_FILES[C1_ID if c1 else L2A_ID]
     links = [{"rel": "license", "href": LICENSE},
-             {"rel": "collection", "href": "./collection.json", "type": "application/json"},
-             {"rel": "parent", "href": "./collection.json", "type": "application/json"}]
+             {"rel": "collection", "href": f"./{doc}", "type": "application/json"},
+             {"rel": "parent", "href": f"./{doc}", "type": "application/json"}]
     return {
         "type": "Feature",
         "stac_version": "1.0.0",
-        "stac_extensions": PC_EXTENSIONS if pc_style else ES_EXTENSIONS,
+        "stac_extensions": PC_EXTENSIONS if pc_style else C1_EXTENSIONS if c1 else ES_EXTENSIONS,
         "id": iid,
         "geometry": geom,
         "bbox": bbox,
         "properties": props,
         "links": links,
         "assets": assets,
-        "collection": COLLECTION_ID,
+        "collection": C1_ID if c1 else COLLECTION_ID,
     }
+
+
+def _es_props(acq: Acquisition, iid: str, tile: str, gen: Any, bbox: list[float], grid: Any,
+              sun: tuple[float, float], cloud_cover: float, s2: dict[str, Any],
+              c1: bool) -> dict[str, Any]:
+    """Earth Search properties, in the real items' order, for either collection."""
+    elev, az = sun
+    created = _stamp(gen + timedelta(minutes=21 if c1 else 23))
+    zone, band, square = tile[:2], tile[2], tile[3:]
+    props: dict[str, Any] = {
+        "created": created,
+        "platform": acq.platform,
+        "constellation": "sentinel-2",
+        "instruments": ["msi"],
+        "eo:cloud_cover": round(cloud_cover, 6),
+        "proj:epsg": grid.epsg,
+        "proj:centroid": {"lat": round((bbox[1] + bbox[3]) / 2, 5),
+                          "lon": round((bbox[0] + bbox[2]) / 2, 5)},
+        "mgrs:utm_zone": int(zone),
+        "mgrs:latitude_band": band,
+        "mgrs:grid_square": square,
+        "grid:code": f"MGRS-{tile}",
+        "view:azimuth": round(101.5 + (acq.index % 7) * 0.9, 6),
+        "view:incidence_angle": round(6.2 + (acq.index % 5) * 0.41, 6),
+        "view:sun_azimuth": round(az, 10),
+        "view:sun_elevation": round(elev, 10),
+        **s2,
+        "datetime": _stamp(acq.time, micro=True),
+    }
+    if c1:
+        props["earthsearch:payload_id"] = (
+            "roda-sentinel-2-c1-l2a/workflow-sentinel-2-c1-l2a-to-stac/"
+            f"{abs(hash_text(iid)):032x}"[:91])
+        props.update({"storage:platform": "AWS", "storage:region": "us-west-2",
+                      "storage:requester_pays": False,
+                      "processing:software": {"sentinel-2-c1-l2a-to-stac": "v2025.06.17"}})
+        del props["s2:dark_features_percentage"]  # not in Collection 1 items
+    else:
+        props.update({
+            "s2:sequence": str(acq.sequence),
+            "earthsearch:s3_path": (f"s3://sentinel-cogs/sentinel-s2-l2a-cogs/{int(zone)}/"
+                                    f"{band}/{square}/{acq.day.year}/{acq.day.month}/{iid}"),
+            "earthsearch:payload_id": (f"roda-sentinel2/workflow-sentinel2-to-stac/"
+                                       f"{abs(hash_text(iid)):032x}"[:76]),
+            "earthsearch:boa_offset_applied": bool(acq.flag),
+            "processing:software": {"sentinel2-to-stac": "2025.03.06"},
+        })
+    props["sat:relative_orbit"] = acq.relative_orbit
+    props["sat:orbit_state"] = "descending"
+    props["updated"] = created
+    return props
 
 
 def hash_text(text: str) -> int:
@@ -295,29 +421,43 @@ def hash_text(text: str) -> int:
 
 
 def make_collection(items: list[dict[str, Any]], *, site: str, pc_style: bool = False,
-                    seed: int = 0) -> dict[str, Any]:
-    """The ``sentinel-2-l2a`` collection of the synthetic archive (extent from the items)."""
+                    seed: int = 0, collection: str = L2A_ID) -> dict[str, Any]:
+    """A collection document of the synthetic archive (extent from its items).
+
+    ``collection`` is ``"sentinel-2-l2a"`` (the default; the only one in the Planetary
+    Computer form) or ``"sentinel-2-c1-l2a"``.
+    """
+    c1 = collection == C1_ID and not pc_style
     lons = [v for it in items for v in it["bbox"][0::2]]
     lats = [v for it in items for v in it["bbox"][1::2]]
     times = sorted(it["properties"]["datetime"] for it in items)
-    keys = PC_KEYS if pc_style else {k: k for k in ASSETS}
     item_assets = {}
-    for key, out_key in keys.items():
-        spec = ASSETS[key]
-        entry: dict[str, Any] = {"type": _COG, "title": spec["title"], "gsd": spec["gsd"],
-                                 "roles": ["visual"] if key == "visual" else ["data"]}
-        item_assets[out_key] = entry
+    if pc_style:
+        for key, out_key in PC_KEYS.items():
+            spec = ASSETS[key]
+            item_assets[out_key] = {"type": _COG, "title": spec["title"], "gsd": spec["gsd"],
+                                    "roles": ["visual"] if key == "visual" else ["data"]}
+    else:
+        for key, spec in asset_specs(c1, date(2030, 1, 1)).items():
+            entry: dict[str, Any] = {"type": TYPES[spec["kind"]], "roles": list(spec["roles"])}
+            if spec["title"]:
+                entry["title"] = spec["title"]
+            if spec["gsd"]:
+                entry["gsd"] = spec["gsd"]
+            item_assets[key] = entry
+    name = "Sentinel-2 Level-2A, Collection 1" if c1 else "Sentinel-2 Level-2A"
+    form = "Planetary Computer" if pc_style else "Earth Search v1"
     return {
         "type": "Collection",
-        "id": COLLECTION_ID,
+        "id": C1_ID if c1 else COLLECTION_ID,
         "stac_version": "1.0.0",
         "stac_extensions": ["https://stac-extensions.github.io/item-assets/v1.0.0/schema.json"],
-        "title": f"SYNTHETIC Sentinel-2 Level-2A ({site})",
+        "title": f"SYNTHETIC {name} ({site})",
         "description": (
             f"SYNTHETIC imagery generated by geo.scenario (site {site}, seed {seed}) in the "
-            f"form of {'Planetary Computer' if pc_style else 'Earth Search v1'}'s "
-            "sentinel-2-l2a collection. Not real Sentinel-2 data: for offline tests, demos "
-            "and accuracy benchmarks against the planted truth (truth.csv)."
+            f"form of {form}'s {C1_ID if c1 else COLLECTION_ID} collection. Not real "
+            "Sentinel-2 data: for offline tests, demos and accuracy benchmarks against the "
+            "planted truth (truth.csv, passes.csv)."
         ),
         "keywords": ["sentinel", "synthetic", "geo"],
         "license": "proprietary",

@@ -76,7 +76,8 @@ def serve_cmd(
 
     stop = threading.Event()
     with serve(folder) as srv:
-        console.print(f"STAC API:    {srv.stac_url}  (collection {srv.collection})")
+        console.print(f"STAC API:    {srv.stac_url}  (collections "
+                      f"{', '.join(srv.collections)})")
         console.print(f"files:       {srv.files_url}")
         console.print("SYNTHETIC data. Press Ctrl-C to stop.")
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

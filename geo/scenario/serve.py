@@ -1,6 +1,7 @@
 """Serve a scenario like Earth Search: a real STAC API plus a range-request file server.
 
-``rustac serve`` (the Rust STAC server from PyPI) serves the items; a threaded HTTP
+``rustac serve`` (the Rust STAC server from PyPI) serves the items of every collection
+in the folder (Earth Search form: ``sentinel-2-c1-l2a`` and ``sentinel-2-l2a``); a threaded HTTP
 server answers ``GET``/``HEAD`` with ``Range: bytes=a-b`` over the COGs, the way an
 object store does. Both listen on free loopback ports; item hrefs point at the file
 server, so code under test reads the scenario exactly as it reads Earth Search.
@@ -166,7 +167,11 @@ class ScenarioServer:
     files_url
         Root of the file server (item hrefs start with it), ending in ``/``.
     collection
-        The collection id (``"sentinel-2-l2a"``).
+        The older collection's id (``"sentinel-2-l2a"``; the only one in the Planetary
+        Computer form).
+    collections
+        Every collection served, Collection 1 first (``["sentinel-2-c1-l2a",
+        "sentinel-2-l2a"]`` in the Earth Search form).
     folder
         The scenario folder served.
 
@@ -187,6 +192,8 @@ class ScenarioServer:
                     "`geo scenario build --out DIR`."
                 )
         self.collection = json.loads((self.folder / "collection.json").read_text())["id"]
+        self._documents = _collection_documents(self.folder)
+        self.collections = [json.loads(p.read_text())["id"] for p in self._documents]
         self._tmp = Path(tempfile.mkdtemp(prefix="geo-serve-"))
         self._proc: subprocess.Popen[bytes] | None = None
         self._files = FileServer(self.folder)
@@ -224,10 +231,11 @@ class ScenarioServer:
                 item["links"] = [ln for ln in item.get("links", [])
                                  if not str(ln.get("href", "")).startswith(".")]
                 dst.write(json.dumps(item) + "\n")
-        coll = json.loads((self.folder / "collection.json").read_text())
-        coll["links"] = [ln for ln in coll.get("links", [])
-                         if not str(ln.get("href", "")).startswith(".")]
-        (self._tmp / "collection.json").write_text(json.dumps(coll))
+        for path in self._documents:
+            coll = json.loads(path.read_text())
+            coll["links"] = [ln for ln in coll.get("links", [])
+                             if not str(ln.get("href", "")).startswith(".")]
+            (self._tmp / path.name).write_text(json.dumps(coll))
 
     def _start_rustac(self, timeout: float) -> str:
         binary = rustac_binary()
@@ -237,7 +245,8 @@ class ScenarioServer:
             url = f"http://127.0.0.1:{port}"
             self._proc = subprocess.Popen(
                 [binary, "serve", "--addr", f"127.0.0.1:{port}",
-                 str(self._tmp / "collection.json"), str(self._tmp / "items.ndjson")],
+                 *(str(self._tmp / p.name) for p in self._documents),
+                 str(self._tmp / "items.ndjson")],
                 stdout=subprocess.DEVNULL, stderr=(self._tmp / "rustac.log").open("wb"),
                 env={**os.environ, "RUST_LOG": "error"},
             )
@@ -254,14 +263,18 @@ class ScenarioServer:
     def _wait_ready(self, url: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         delay = 0.02
+        waiting = list(self.collections)
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 return False
             try:
-                with urllib.request.urlopen(url + f"/collections/{self.collection}",
+                with urllib.request.urlopen(url + f"/collections/{waiting[0]}",
                                             timeout=2) as resp:
                     if resp.status == 200:
-                        return True
+                        waiting.pop(0)
+                        if not waiting:
+                            return True
+                        continue
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(delay)  # polling a child process's readiness, not syncing a test
@@ -289,6 +302,24 @@ class ScenarioServer:
 
     def __repr__(self) -> str:
         return f"ScenarioServer(stac_url={self.stac_url!r}, files_url={self.files_url!r})"
+
+
+def _collection_documents(folder: Path) -> list[Path]:
+    """The collection documents of a scenario folder, Collection 1 first.
+
+    The manifest names them (``collections``); an older scenario has only
+    ``collection.json``.
+    """
+    manifest = json.loads((folder / "manifest.json").read_text())
+    named = manifest.get("collections") or {}
+    docs = [folder / str(v["document"]) for v in named.values()] or [folder / "collection.json"]
+    missing = [p.name for p in docs if not p.is_file()]
+    if missing:
+        raise errors.ScenarioError(
+            f"{folder} is not a complete scenario (no {', '.join(missing)}); rebuild it with "
+            "`geo scenario build --out DIR --overwrite`."
+        )
+    return docs
 
 
 def serve(folder: str | Path, *, timeout: float = 30.0) -> ScenarioServer:
