@@ -17,12 +17,17 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import rasterio
 
-__all__ = ["GDAL_SETTINGS", "rio_env", "apply_env", "configure_dask"]
+__all__ = ["GDAL_SETTINGS", "rio_env", "apply_env", "configure_dask", "tap_http_headers",
+           "TAP_SETTINGS"]
 
 GDAL_SETTINGS: dict[str, str] = {
     # Never list the "directory" of a remote file: on object stores a listing is a slow,
@@ -31,12 +36,17 @@ GDAL_SETTINGS: dict[str, str] = {
     # Only these extensions are opened through /vsicurl/; it stops GDAL probing for
     # side-car files (.aux.xml, .ovr, .msk), each of which would be one more request.
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF",
-    # Learn the file size with one HEAD request. ("NO" would make GDAL send a GET without
-    # a range and drop the connection after the headers, which servers still bill for.)
+    # Learn the file size with one HEAD request. ("NO" would make GDAL 3.10 send a GET
+    # without a range and drop the connection after the headers: the server still
+    # starts sending the whole file, so it costs more than a HEAD; measured with
+    # benchmarks/load.py.) The HEAD's ETag, Last-Modified and size are also what the
+    # store keeps to notice a changed file (:func:`tap_http_headers`).
     "CPL_VSIL_CURL_USE_HEAD": "YES",
     # Read the COG header (IFDs and tile offsets of all levels) in one request.
-    # Earth Search headers are a few KB; 32 KB covers them with room to spare.
-    "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
+    # Earth Search headers are a few KB (1-2 KB for the scenario's and the real
+    # fixtures' decimated files); 16 KB covers them with room to spare and, unlike the
+    # 32 KB used before, reads no more than odc-stac does (benchmarks/load.py).
+    "GDAL_INGESTED_BYTES_AT_OPEN": "16384",
     # Merge the ranges of adjacent tiles into one request (fewer round trips).
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     # Allow HTTP/2 multiplexing where the server offers it (object stores do).
@@ -49,16 +59,19 @@ GDAL_SETTINGS: dict[str, str] = {
     "GDAL_HTTP_CONNECTTIMEOUT": "15",
     # Public buckets (Earth Search) need no credentials; never look for any.
     "AWS_NO_SIGN_REQUEST": "YES",
-    # Cache downloaded blocks per file handle so re-reading a block costs no request.
-    "VSI_CACHE": "TRUE",
-    "VSI_CACHE_SIZE": str(64 * 1024 * 1024),
+    # No per-handle cache: it reads in 32 KB pieces, so the COG header became a 32 KB
+    # request instead of 16 KB (+14 KB a file, 3 % of all bytes; benchmarks/load.py),
+    # and re-read blocks are already served by the /vsicurl/ cache below.
+    "VSI_CACHE": "FALSE",
     # The /vsicurl/ cache of downloaded regions, shared by all files and threads (GDAL's
     # default is 16 MB). geo reads each file once and keeps what it read in its own
     # store, so the cache only needs to hold the reads in flight: 4 MB makes the same
     # requests as 16 MB and keeps 12 MB less (benchmarks/load.py).
     "CPL_VSIL_CURL_CACHE_SIZE": str(4 * 1024 * 1024),
-    # Block cache of the GDAL raster layer (bytes); the windows geo reads are small.
-    "GDAL_CACHEMAX": "256",
+    # Block cache of the GDAL raster layer (MB). Each window is decoded once per task
+    # (a remote window once, a stored one once per chunk), so a big cache only keeps
+    # dead blocks resident: 32 MB holds the blocks of the reads in flight.
+    "GDAL_CACHEMAX": "32",
     # No .aux.xml statistics files beside local files (the store stays clean).
     "GDAL_PAM_ENABLED": "NO",
     # Nothing here reads geo-referencing from a side-car world file.
@@ -115,3 +128,68 @@ def configure_dask(client: Any) -> None:
     >>> configure_dask(Client(processes=False))  # doctest: +SKIP
     """
     client.register_worker_callbacks(apply_env)
+
+
+TAP_SETTINGS: dict[str, str] = {"CPL_DEBUG": "ON", "CPL_CURL_VERBOSE": "YES"}
+"""Settings under which GDAL reports the HTTP headers it receives (as debug messages)."""
+
+_GDAL_LOGGER = "rasterio._env"  # where rasterio sends GDAL's debug messages
+_HEADER_IN = "CURL_INFO_HEADER_IN:"
+_tls = threading.local()
+_install_lock = threading.Lock()
+
+
+class _HeaderTap(logging.Filter):
+    """Collect response headers of GDAL's requests made in a tapping thread.
+
+    GDAL's debug messages are only produced while tapping (:data:`TAP_SETTINGS`); the
+    filter keeps them out of the log, and lets every other record through exactly as
+    the logger's level before the tap was installed would have.
+    """
+
+    def __init__(self, floor: int) -> None:
+        super().__init__()
+        self.floor = floor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        sink: list[str] | None = getattr(_tls, "sink", None)
+        if sink is not None and record.levelno <= logging.DEBUG:
+            msg = record.getMessage()
+            at = msg.find(_HEADER_IN)
+            if at >= 0:
+                sink.append(msg[at + len(_HEADER_IN):].strip())
+            return False
+        return record.levelno >= self.floor
+
+
+def _install_tap() -> None:
+    with _install_lock:
+        logger = logging.getLogger(_GDAL_LOGGER)
+        if any(isinstance(f, _HeaderTap) for f in logger.filters):
+            return
+        logger.addFilter(_HeaderTap(logger.getEffectiveLevel()))
+        logger.setLevel(logging.DEBUG)
+
+
+@contextlib.contextmanager
+def tap_http_headers() -> Iterator[list[str]]:
+    """Collect the HTTP response header lines GDAL receives in this thread.
+
+    Use it around a read made under ``rio_env(**TAP_SETTINGS)``: the list it yields
+    fills with header lines (``"ETag: ..."``, ``"Content-Range: ..."``) of the
+    responses to that read's requests, with no request of its own.
+
+    Examples
+    --------
+    >>> with tap_http_headers() as lines:
+    ...     lines
+    []
+    """
+    _install_tap()
+    sink: list[str] = []
+    previous = getattr(_tls, "sink", None)
+    _tls.sink = sink
+    try:
+        yield sink
+    finally:
+        _tls.sink = previous

@@ -5,9 +5,14 @@
 1. **Fetch** (eager, threaded, with a progress bar): for every item and band asked
    for, read only the window of the asset that covers the AOI (GDAL reads the COG
    header and the internal tiles that intersect the window, nothing else) and keep it
-   in the imagery store (:mod:`geo.store`). Windows already stored are not read again,
-   so a second run makes no HTTP request; ``offline=True`` uses the store only. Files
-   of a local catalog are read in place. The fetch also takes a histogram of the
+   in the imagery store (:mod:`geo.store`), with the ETag, Last-Modified and size the
+   server sent for the file (taken from GDAL's own responses: no extra request). A
+   later run asks for them again with one ``HEAD`` per stored file and makes no range
+   request unless the file changed, in which case the window is read again;
+   ``offline=True`` uses the store only and asks nothing. Files of a local catalog are
+   read in place. With ``on_error="skip"`` an unreadable file (missing, corrupt, a
+   source that keeps failing) becomes missing data, listed with its reason in
+   ``ds.attrs["skipped"]``. The fetch also takes a histogram of the
    darkest DNs, which the radiometry check (:mod:`geo.harmonise`) needs.
 2. **Assemble** (lazy): a Dask graph with one task per (date, band, chunk) reads the
    stored windows, places them on the output grid (nearest neighbour; 20 m bands
@@ -38,6 +43,7 @@ import contextlib
 import datetime as dt
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -62,14 +68,15 @@ from rasterio.windows import Window
 
 from geo import aoi as aoi_mod
 from geo import errors, harmonise
-from geo._gdal import rio_env
+from geo._gdal import TAP_SETTINGS, rio_env, tap_http_headers
 from geo._memory import buffers_returned_at_once, return_freed_memory
 from geo._redact import redact_text, redact_url
 from geo.aoi import AOI
 from geo.search import _progress, _when, canonicalise, collapse_duplicates, mgrs_tile, solar_day
-from geo.store import Store, WindowEntry, open_store
+from geo.store import Store, Validators, WindowEntry, head_validators, open_store, parse_validators
 
-__all__ = ["DEFAULT_BANDS", "REFLECTANCE_BANDS", "NOT_CLEAR", "SNOW", "load", "fetch"]
+__all__ = ["DEFAULT_BANDS", "REFLECTANCE_BANDS", "NOT_CLEAR", "SNOW", "load", "fetch",
+           "skipped_reads"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,8 @@ class Piece:
     nodata: float = 0
     hist: np.ndarray | None = None
     stored: bool = False
+    skipped: str = ""  # why the read was skipped (on_error="skip"), else ""
+    href: str = ""  # redacted href of the asset, for the record of skipped reads
 
 
 @dataclass
@@ -152,15 +161,26 @@ def _pixel_window(src: Any, bounds: Sequence[float], crs: CRS) -> Window | None:
     return Window(c0, r0, c1 - c0, r1 - r0)
 
 
+Read = tuple[np.ndarray, Affine, Any, float | None]
+"""A window's DNs, its transform, CRS and nodata."""
+
+
 def _read_remote(
     href: str, bounds: Sequence[float], crs: CRS, **env: str
-) -> tuple[np.ndarray, Affine, Any, float | None] | None:
-    with rio_env(**env), rasterio.open(_gdal_path(href)) as src:
+) -> tuple[Read | None, Validators]:
+    """The window of a remote file (None if it misses) and the file's validators.
+
+    The validators come from the headers of GDAL's own responses (its HEAD and range
+    GETs), collected by :func:`geo._gdal.tap_http_headers`: no request of their own.
+    """
+    with (tap_http_headers() as headers, rio_env(**TAP_SETTINGS, **env),
+          rasterio.open(_gdal_path(href)) as src):
         window = _pixel_window(src, bounds, crs)
-        if window is None:
-            return None
-        data = src.read(1, window=window)
-        return data, src.window_transform(window), src.crs, src.nodata
+        read = None
+        if window is not None:
+            read = (src.read(1, window=window), src.window_transform(window), src.crs,
+                    src.nodata)
+    return read, parse_validators(headers)
 
 
 READ_ATTEMPTS = 4
@@ -171,12 +191,16 @@ the middle of a body, which public object stores also produce."""
 
 def _read_remote_retrying(
     href: str, bounds: Sequence[float], crs: CRS, *, attempts: int = READ_ATTEMPTS,
-    delay: float = 0.5,
-) -> tuple[np.ndarray, Affine, Any, float | None] | None:
-    """:func:`_read_remote`, retried with exponential backoff on read errors."""
+    delay: float = 0.5, fresh: bool = False,
+) -> tuple[Read | None, Validators]:
+    """:func:`_read_remote`, retried with exponential backoff on read errors.
+
+    ``fresh``: the file changed since GDAL may have cached parts of it; read it anew.
+    """
     for attempt in range(1, attempts + 1):
         # A retry must not be served from GDAL's cache of the failed attempt's blocks.
-        env = {} if attempt == 1 else {"CPL_VSIL_CURL_NON_CACHED": _gdal_path(href)}
+        uncached = fresh or attempt > 1
+        env = {"CPL_VSIL_CURL_NON_CACHED": _gdal_path(href)} if uncached else {}
         try:
             return _read_remote(href, bounds, crs, **env)
         except rasterio.errors.RasterioError as exc:
@@ -186,7 +210,7 @@ def _read_remote_retrying(
             log.info("read of %s failed (%s); retry %d/%d in %.1f s", redact_url(href),
                      redact_text(str(exc))[:120], attempt, attempts - 1, wait)
             time.sleep(wait)
-    return None  # unreachable: the loop returns or raises
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def _hist_for(band: str, data: np.ndarray, nodata: float | None) -> np.ndarray | None:
@@ -210,56 +234,66 @@ def _check_dtype(dtype: Any, item_id: str, band: str, href: str) -> None:
         )
 
 
+_SKIP_HINT = ("or go on without it: --skip-unreadable (geo review) or on_error='skip' "
+              "(geo.load), which leaves that band of the scene empty and lists it in "
+              "ds.attrs['skipped']")
+
+
 def _fetch_local(item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS) -> Piece:
+    path = _gdal_path(href)
+    if not Path(path).is_file():
+        raise errors.ReadError(
+            f"Item {item_id}: the {band} file {path} does not exist. Restore the file or fix "
+            f"the catalog's href, {_SKIP_HINT}."
+        )
     try:
         return _fetch_local_piece(item_id, band, href, bounds, crs)
     except rasterio.errors.RasterioError as exc:
         raise errors.ReadError(
-            f"Item {item_id}: reading the {band} file {_gdal_path(href)} failed "
+            f"Item {item_id}: reading the {band} file {path} failed "
             f"({redact_text(str(exc))}). The file is corrupt or truncated: fetch it again, "
-            "or leave the item out."
+            f"{_SKIP_HINT}."
         ) from None
 
 
 def _fetch_local_piece(
     item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS
 ) -> Piece:
+    """Check a local file and read its window once (corrupt tiles fail here, not later)."""
     path = _gdal_path(href)
-    if not Path(path).is_file():
-        raise errors.ReadError(f"Item {item_id}: the {band} file {path} does not exist.")
-    hist = None
-    nodata: float = 0
-    if band in REFLECTANCE_BANDS:
-        with rio_env(), rasterio.open(path) as src:
-            _check_dtype(src.dtypes[0], item_id, band, href)
-            window = _pixel_window(src, bounds, crs)
-            nodata = 0 if src.nodata is None else float(src.nodata)
-            if window is None:
-                return Piece(item_id, band, None)
-            hist = harmonise.dn_histogram(src.read(1, window=window), nodata)
+    with rio_env(), rasterio.open(path) as src:
+        _check_dtype(src.dtypes[0], item_id, band, href)
+        window = _pixel_window(src, bounds, crs)
+        nodata = 0 if src.nodata is None else float(src.nodata)
+        if window is None:
+            return Piece(item_id, band, None)
+        data = src.read(1, window=window)
+    hist = harmonise.dn_histogram(data, nodata) if band in REFLECTANCE_BANDS else None
     return Piece(item_id, band, path, nodata=nodata, hist=hist)
 
 
 def _fetch_remote(
     store: Store, item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS,
+    *, checker: _ChangeCheck | None = None,
 ) -> Piece:
     crs_text = crs.to_string()
     key = store.window_key(item_id, band, href, crs_text, tuple(bounds))  # type: ignore[arg-type]
     hit = store.get(key, item_id, band)
-    if hit is not None:
+    changed = hit is not None and checker is not None and checker.changed(hit, href)
+    if hit is not None and not changed:
         return _piece_from_entry(hit)
     try:
-        read = _read_remote_retrying(href, bounds, crs)
+        read, found = _read_remote_retrying(href, bounds, crs, fresh=changed)
     except rasterio.errors.RasterioError as exc:
         raise errors.ReadError(
             f"Reading {band} of item {item_id} from {redact_url(href)} (window {tuple(bounds)} "
-            f"in {crs_text}) failed: {redact_text(str(exc))}. The source may be down; run "
-            "again to resume "
-            "(windows already read are kept in the store)."
+            f"in {crs_text}) failed: {redact_text(str(exc))}. The source may be down: run "
+            f"again to resume (windows already read are kept in the store), {_SKIP_HINT}."
         ) from exc
     entry = WindowEntry(key=key, item_id=item_id, asset=band, href=redact_url(href),
                         crs=crs_text, bounds=tuple(float(b) for b in bounds),  # type: ignore[arg-type]
                         path="")
+    entry.set_validators(found if found.known else _ask_validators(href))
     if read is None:
         entry.empty = True
         data = np.zeros(_EMPTY_SHAPE, dtype="uint8")
@@ -271,6 +305,59 @@ def _fetch_remote(
     entry.hist = hist.tolist() if hist is not None else []
     entry = store.put(entry, data, transform=transform, crs=src_crs, nodata=nodata)
     return _piece_from_entry(entry)
+
+
+class _ChangeCheck:
+    """Asks servers whether the files behind stored windows changed (one HEAD per file).
+
+    A host that cannot be asked is not asked again in this load, and is no change: the
+    stored windows are used (one warning), so a full store still resumes offline-like
+    when the source is down.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._down: set[str] = set()
+        self.heads = 0
+
+    def changed(self, entry: WindowEntry, href: str) -> bool:
+        stored = entry.validators
+        parts = urlsplit(href)
+        host = parts.netloc
+        if not stored.known or parts.scheme not in ("http", "https"):
+            return False  # stored before validators were kept, or not plain HTTP
+        with self._lock:
+            if host in self._down:
+                return False
+            self.heads += 1
+        try:
+            now = head_validators(href)
+        except errors.SourceUnavailable as exc:
+            with self._lock:
+                first = host not in self._down
+                self._down.add(host)
+            if first:
+                log.warning("%s Using the stored windows from %s as they are.", exc, host)
+            return False
+        except errors.ReadError as exc:
+            log.warning("%s Using the stored %s window of %s as it is.", exc, entry.asset,
+                        entry.item_id)
+            return False
+        if stored.differs(now):
+            log.info("%s changed since its %s window of %s was stored (%s -> %s); reading "
+                     "it again", redact_url(href), entry.asset, entry.item_id, stored, now)
+            return True
+        return False
+
+
+def _ask_validators(href: str) -> Validators:
+    """Validators by a HEAD of our own: only when GDAL sent no request for the read
+    (everything came from its cache of an earlier read in this process)."""
+    try:
+        return head_validators(href) if urlsplit(href).scheme in ("http", "https") else Validators()
+    except (errors.SourceUnavailable, errors.ReadError) as exc:
+        log.info("no validators for %s (%s)", redact_url(href), exc)
+        return Validators()
 
 
 def _piece_from_entry(entry: WindowEntry) -> Piece:
@@ -289,6 +376,9 @@ def _asset_href(item: pystac.Item, band: str) -> str:
             f"Item {item.id} has no asset {band!r} (it has: {have}). Ask for bands it has, "
             "or check the source's asset names (geo.search normalises them)."
         )
+    refused = asset.extra_fields.get("geo:refused")
+    if refused:
+        raise errors.UnsafeHref(f"{refused} (asked for band {band!r})")
     href = str(asset.href)
     check_remote_href(item, band, href)
     return href
@@ -366,13 +456,22 @@ def fetch(
     workers
         Parallel reads.
     on_error
-        ``"raise"`` (default) or ``"skip"``: log a failed read and treat the band of
-        that item as missing (not stored; the next run tries again).
+        ``"raise"`` (default) or ``"skip"``: log a failed read (a missing or corrupt
+        file, a source that keeps failing) and treat the band of that item as missing
+        (not stored; the next run tries again); the piece says why (``Piece.skipped``).
 
     Returns
     -------
     dict
         ``{item_id: {band: Piece}}``.
+
+    Notes
+    -----
+    Requests: a window read for the first time costs GDAL's HEAD, one range GET for
+    the COG header and one per run of adjacent tiles; the file's ETag, Last-Modified
+    and size are taken from those responses. A stored window costs one ``HEAD`` per
+    file when online (to notice a changed file, which is then read again) and nothing
+    offline.
 
     Raises
     ------
@@ -392,6 +491,7 @@ def fetch(
     out: dict[str, dict[str, Piece]] = {item.id: {} for item in items}
     if offline:
         _check_offline(shop, jobs, bounds, target)
+    checker = None if offline else _ChangeCheck()
     # Reads over the network hold decoded buffers in every thread; local files are only
     # sampled for the data check, and the process keeps glibc's own adaptive threshold.
     remote = any(_is_remote(href) for _item, _band, href in jobs)
@@ -400,21 +500,23 @@ def fetch(
           ThreadPoolExecutor(max(1, workers)) as pool):
         task = bar.add_task("fetch", total=len(jobs))
         futures = {
-            pool.submit(_fetch_one, shop, item.id, band, href, bounds, target): (item.id, band, href)
+            pool.submit(_fetch_one, shop, item.id, band, href, bounds, target, checker):
+                (item.id, band, href)
             for item, band, href in jobs
         }
         try:
             for done, fut in enumerate(as_completed(futures), 1):
                 if done % _TRIM_EVERY == 0:
                     return_freed_memory()
-                item_id, band, _href = futures[fut]
+                item_id, band, href = futures[fut]
                 try:
                     out[item_id][band] = fut.result()
                 except errors.ReadError as exc:
                     if on_error == "raise":
                         raise
                     log.warning("skipped %s of %s: %s", band, item_id, exc)
-                    out[item_id][band] = Piece(item_id, band, None)
+                    out[item_id][band] = Piece(item_id, band, None, skipped=str(exc),
+                                               href=redact_url(href))
                 bar.advance(task)
         except BaseException:
             for fut in futures:
@@ -427,10 +529,11 @@ def fetch(
 
 
 def _fetch_one(
-    store: Store, item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS
+    store: Store, item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS,
+    checker: _ChangeCheck | None = None,
 ) -> Piece:
     if _is_remote(href):
-        return _fetch_remote(store, item_id, band, href, bounds, crs)
+        return _fetch_remote(store, item_id, band, href, bounds, crs, checker=checker)
     return _fetch_local(item_id, band, href, bounds, crs)
 
 
@@ -644,7 +747,9 @@ def load(
     workers
         Parallel reads while fetching.
     on_error
-        ``"raise"`` or ``"skip"`` (a failed read becomes missing data, logged).
+        ``"raise"`` or ``"skip"``: a read that fails (a missing or corrupt file, a
+        source that keeps failing) becomes missing data, logged and listed in
+        ``ds.attrs["skipped"]``.
 
     Returns
     -------
@@ -655,7 +760,10 @@ def load(
         and SCL not in 0,1,3,8,9,10,11) and ``snow`` (SCL 11) bool. Per-time coords
         ``item_id``, ``platform``, ``processing_baseline``, ``offset_applied``,
         ``dn_offset``, ``sun_elevation``, ``sun_azimuth``, ``cloud_cover``, ``tile``.
-        Attributes ``crs``, ``source``, ``synthetic``, ``resolution``.
+        Attributes ``crs``, ``source``, ``synthetic``, ``resolution``, ``harmonisation``
+        and ``skipped``: the reads left out by ``on_error="skip"``, a list of
+        ``{"item_id", "band", "href", "reason"}`` dicts (href redacted; JSON-ready),
+        sorted by item and band; ``[]`` when nothing was skipped.
 
     Raises
     ------
@@ -702,7 +810,22 @@ def load(
     pieces = fetch(scenes_items, bounds, crs, bands, store=store, offline=offline,
                    progress=progress, workers=workers, on_error=on_error)
     scenes = [_scene(item, pieces[item.id]) for item in scenes_items]
-    return _assemble(scenes, bands, geobox, chunks)
+    ds = _assemble(scenes, bands, geobox, chunks)
+    ds.attrs["skipped"] = skipped_reads(scenes)
+    return ds
+
+
+def skipped_reads(scenes: Sequence[Scene]) -> list[dict[str, str]]:
+    """The reads ``on_error="skip"`` left out: item, band, redacted href and reason.
+
+    Examples
+    --------
+    >>> skipped_reads([])
+    []
+    """
+    return [{"item_id": p.item_id, "band": p.band, "href": p.href, "reason": p.skipped}
+            for s in sorted(scenes, key=lambda s: s.item.id)
+            for _band, p in sorted(s.pieces.items()) if p.skipped]
 
 
 def _scene(item: pystac.Item, pieces: dict[str, Piece]) -> Scene:

@@ -9,7 +9,11 @@ folder passed as ``store=``)::
       searches/<key>.json                # cached search results
 
 A window is keyed by item id, asset key, the asset's href (without its query string, so
-re-signed Planetary Computer URLs still match) and the requested bounds and CRS. Every
+re-signed Planetary Computer URLs still match) and the requested bounds and CRS. It also
+records the validators the server sent for the file when the window was read (ETag,
+Last-Modified and total size, :class:`Validators`): a later online run asks the server
+for them again (one ``HEAD`` per file, no range request, :func:`head_validators`) and
+reads a window again when its file changed (:meth:`Validators.differs`). Every
 file is written to a temporary name in its final folder and moved into place with
 :func:`os.replace`, so a killed run leaves either the whole file or none; temporaries
 of dead runs are removed when a store is opened. Item ids and asset keys never steer
@@ -38,6 +42,8 @@ import os
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -55,7 +61,7 @@ from geo._redact import redact_url
 from geo.aoi import AOI_DIR
 
 __all__ = ["ENV_VAR", "DEFAULT_ROOT", "WindowEntry", "Store", "open_store", "safe_name",
-           "href_key"]
+           "href_key", "Validators", "parse_validators", "head_validators"]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +113,114 @@ def href_key(href: str) -> str:
     return href
 
 
+@dataclass(frozen=True)
+class Validators:
+    """What identifies one version of a remote file: ETag, Last-Modified, total size.
+
+    Empty strings and ``-1`` mean the server did not say.
+
+    Examples
+    --------
+    >>> old = Validators(etag='"a1"', last_modified="", size=100)
+    >>> old.differs(Validators(etag='"b2"', size=100)), old.differs(Validators(size=100))
+    (True, False)
+    """
+
+    etag: str = ""
+    last_modified: str = ""
+    size: int = -1
+
+    @property
+    def known(self) -> bool:
+        """Whether the server sent anything to compare."""
+        return bool(self.etag or self.last_modified or self.size >= 0)
+
+    def differs(self, now: Validators) -> bool:
+        """Whether ``now`` shows a different file (only validators both sides have count)."""
+        if self.etag and now.etag:
+            return _strong(self.etag) != _strong(now.etag)
+        if self.last_modified and now.last_modified and self.last_modified != now.last_modified:
+            return True
+        return self.size >= 0 and now.size >= 0 and self.size != now.size
+
+
+def _strong(etag: str) -> str:
+    return etag[2:] if etag.startswith("W/") else etag
+
+
+def parse_validators(lines: list[str]) -> Validators:
+    """Validators from HTTP response header lines (the last response that has them wins).
+
+    The size comes from ``Content-Range: bytes a-b/SIZE`` of a range response or from
+    ``Content-Length`` of a whole-file response (HEAD or 200).
+
+    Examples
+    --------
+    >>> parse_validators(["HTTP/1.1 206 Partial Content", 'ETag: "x"',
+    ...                   "Content-Range: bytes 0-9/1234", "Content-Length: 10"])
+    Validators(etag='"x"', last_modified='', size=1234)
+    """
+    etag = modified = ""
+    size, whole = -1, False
+    for line in lines:
+        name, _, value = line.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        if name.startswith("http/"):  # a status line starts the next response
+            whole = name.split()[1:2] == ["200"]
+        elif name == "etag" and value:
+            etag = value
+        elif name == "last-modified" and value:
+            modified = value
+        elif name == "content-range" and "/" in value and not value.endswith("*"):
+            with contextlib.suppress(ValueError):
+                size = int(value.rsplit("/", 1)[1])
+        elif name == "content-length" and whole:
+            with contextlib.suppress(ValueError):
+                size = int(value)
+    return Validators(etag, modified, size)
+
+
+def head_validators(url: str, *, timeout: float = 15.0, attempts: int = 3) -> Validators:
+    """Ask the server for a file's validators with one ``HEAD`` request (retried).
+
+    Raises
+    ------
+    geo.errors.SourceUnavailable
+        The server did not answer or kept failing (time-outs, resets, 5xx, 429).
+    geo.errors.ReadError
+        The server answered that the file cannot be had (404, 403, ...).
+
+    Examples
+    --------
+    >>> head_validators("http://127.0.0.1:9/x.tif", attempts=1)  # doctest: +SKIP
+    Traceback (most recent call last):
+    geo.errors.SourceUnavailable: ...
+    """
+    last: Exception | None = None
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.25 * 2 ** (attempt - 1))
+        try:
+            request = urllib.request.Request(url, method="HEAD")
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                lines = [f"HTTP/1.1 {resp.status}"] + [f"{k}: {v}" for k, v in resp.getheaders()]
+            return parse_validators(lines)
+        except urllib.error.HTTPError as exc:
+            last = exc
+            if exc.code not in (408, 429, 500, 502, 503, 504):
+                raise errors.ReadError(
+                    f"{redact_url(url)} answered HTTP {exc.code} to a HEAD request: the file "
+                    "is gone or not readable. Check the catalog's href."
+                ) from None
+        except (OSError, ValueError) as exc:
+            last = exc
+    raise errors.SourceUnavailable(
+        f"Could not check whether {redact_url(url)} changed ({last}); the server does not "
+        "answer. Run again later, or use offline=True (--offline) to use the stored windows "
+        "as they are."
+    )
+
+
 @dataclass
 class WindowEntry:
     """One stored window: what it is, where it came from and where it lies."""
@@ -129,6 +243,18 @@ class WindowEntry:
     sha256: str = ""
     created: str = ""
     empty: bool = False
+    etag: str = ""
+    last_modified: str = ""
+    file_size: int = -1
+
+    @property
+    def validators(self) -> Validators:
+        """The validators of the file this window was read from."""
+        return Validators(self.etag, self.last_modified, self.file_size)
+
+    def set_validators(self, found: Validators) -> None:
+        """Record the validators of the file the window is read from."""
+        self.etag, self.last_modified, self.file_size = found.etag, found.last_modified, found.size
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

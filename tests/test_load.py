@@ -194,10 +194,10 @@ def test_spatial_chunks_give_the_same_stack(
     assert chunked.compute().equals(whole)
 
 
-def test_second_run_and_offline_run_make_no_request(
+def test_second_run_asks_one_head_per_file_and_offline_run_nothing(
     scenes: tuple[RangeFileServer, Path], tmp_path: Path
 ) -> None:
-    srv, _ = scenes
+    srv, root = scenes
     items = [es_item("S2A_42SWD_20210301_0_L2A", "2021-03-01T06:00:00Z", _hrefs(srv, "a")),
              es_item("S2A_42SWD_20210311_0_L2A", "2021-03-11T06:00:00Z", _hrefs(srv, "b"))]
     srv.reset()
@@ -205,10 +205,18 @@ def test_second_run_and_offline_run_make_no_request(
     assert len(srv.requests) > 0
     srv.reset()
     second = load(items, BAGRAM, store=tmp_path, bands=["red", "scl"], progress=False).compute()
+    heads = sorted(r.path for r in srv.requests)
+    assert [r.method for r in srv.requests] == ["HEAD"] * 4  # no range request
+    assert heads == sorted(f"/{n}/{f}" for n in "ab" for f in ("B04.tif", "SCL.tif"))
+    srv.reset()
     offline = load(items, BAGRAM, store=tmp_path, bands=["red", "scl"], progress=False,
                    offline=True).compute()
     assert srv.requests == []
     assert second.equals(first) and offline.equals(first)
+    assert first.attrs["skipped"] == []
+    stored = {(e.item_id, e.asset): e for e in Store(tmp_path).entries()}
+    assert stored[("S2A_42SWD_20210301_0_L2A", "red")].file_size == \
+        (root / "a" / "B04.tif").stat().st_size  # from GDAL's own responses
     assert Store(tmp_path).partial_files() == []
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert {(w["item_id"], w["asset"]) for w in manifest["windows"].values()} == {
@@ -459,7 +467,8 @@ def test_scenario_clear_fractions_match_truth(scenario_run: dict[str, Any]) -> N
 
 
 @pytest.mark.slow
-def test_scenario_second_run_makes_zero_http_requests(scenario_run: dict[str, Any]) -> None:
+def test_scenario_second_run_makes_zero_range_requests(scenario_run: dict[str, Any]) -> None:
+    """A rerun asks once per stored file whether it changed (HEAD) and reads nothing."""
     from geo.search import search
 
     server = scenario_run["server"]
@@ -468,6 +477,169 @@ def test_scenario_second_run_makes_zero_http_requests(scenario_run: dict[str, An
     items = search(BAGRAM, scenario_run["start"], scenario_run["end"], source=server.stac_url,
                    collection=server.collection, **scenario_run["kwargs"])
     ds = load(items, BAGRAM, bands=["red", "nir", "scl"], **scenario_run["kwargs"]).compute()
-    assert len(server.requests) == before
+    rerun = server.requests[before:]
+    stored = Store(scenario_run["store"]).entries()
+    assert [m for m, _, _ in rerun] == ["HEAD"] * len(stored)
+    assert all(r is None for _, _, r in rerun)
+    assert len({p for _, p, _ in rerun}) == len(stored)
     assert len(getattr(server, "stac_requests", None) or []) == stac_before
     assert ds.equals(scenario_run["ds"])
+
+
+# --- stored windows notice a changed file (issue 13, part 5) -----------------------------
+
+
+def _copy_scenario_items(scenario_dir: Path, dest: Path, n: int, files: dict[str, str]
+                         ) -> list[dict[str, Any]]:
+    """The first ``n`` scenario items with the given bands, their COGs copied to ``dest``."""
+    import shutil
+
+    items: list[dict[str, Any]] = []
+    days = set()
+    for line in (scenario_dir / "items.ndjson").read_text().splitlines():
+        item = json.loads(line)
+        day = item["properties"]["datetime"][:10]
+        if all(b in item["assets"] for b in files) and day not in days and \
+                item.get("collection") == (items[0] if items else item).get("collection"):
+            items.append(item)  # one item per pass, of one collection
+            days.add(day)
+        if len(items) == n:
+            break
+    for item in items:
+        for band in files:
+            rel = item["assets"][band]["href"].removeprefix("./")
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(scenario_dir / rel, dest / rel)
+            item["assets"][band]["href"] = rel
+    return items
+
+
+def test_a_replaced_cog_is_read_again_and_nothing_else_is(
+    scenario_dir: Path, tmp_path: Path
+) -> None:
+    """Same URL, new pixels: the next load reads them; other windows make no range request."""
+    from geo.scenario.serve import FileServer
+
+    bands = {"red": "B04.tif", "scl": "SCL.tif"}
+    served = tmp_path / "served"
+    items = _copy_scenario_items(scenario_dir, served, 3, bands)
+    with FileServer(served) as fs:
+        for item in items:
+            for band in bands:
+                item["assets"][band]["href"] = fs.url + item["assets"][band]["href"]
+        kwargs: dict[str, Any] = {"store": tmp_path / "store", "bands": list(bands),
+                                  "progress": False}
+        first = load(items, BAGRAM, **kwargs).compute()
+        target = items[1]["assets"]["red"]["href"].removeprefix(fs.url)
+        with rasterio.open(served / target) as src:  # new pixels behind the same URL
+            profile, dn = src.profile, src.read(1)
+        tmp = served / (target + ".new")
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(np.where(dn > 0, dn // 2 + 1, 0).astype(dn.dtype), 1)
+        os.replace(tmp, served / target)
+        fs.clear()
+        second = load(items, BAGRAM, **kwargs).compute()
+        ranged = [(p, r) for m, p, r in fs.requests if r is not None]
+        heads = [p for m, p, _ in fs.requests if m == "HEAD"]
+        fs.clear()
+        third = load(items, BAGRAM, **kwargs).compute()
+        rerun = fs.requests
+    assert ranged and {p for p, _ in ranged} == {"/" + target}
+    files = ["/" + i["assets"][b]["href"].removeprefix(fs.url) for i in items for b in bands]
+    assert sorted(heads) == sorted([*files, "/" + target])  # one check each; GDAL's own HEAD
+    when = first.time.values[1]
+    changed = second.red.sel(time=when).values
+    was = first.red.sel(time=when).values
+    valid = ~np.isnan(was)
+    assert valid.any() and not np.allclose(changed[valid], was[valid])
+    assert second.red.drop_sel(time=[when]).equals(first.red.drop_sel(time=[when]))
+    assert second.scl.equals(first.scl)
+    assert third.equals(second)
+    assert [m for m, _, _ in rerun] == ["HEAD"] * len(files)
+    assert all(r is None for _, _, r in rerun)
+    assert Store(tmp_path / "store").partial_files() == []
+    manifest = json.loads((tmp_path / "store" / "manifest.json").read_text())
+    assert len(manifest["windows"]) == len(items) * len(bands)
+    assert all(w["etag"] and w["last_modified"] and w["file_size"] > 0
+               for w in manifest["windows"].values())
+
+
+def test_offline_run_never_asks_whether_files_changed(
+    scenes: tuple[RangeFileServer, Path], tmp_path: Path
+) -> None:
+    srv, _ = scenes
+    item = es_item("S2A_42SWD_20210301_0_L2A", "2021-03-01T06:00:00Z", _hrefs(srv, "a"))
+    load([item], BAGRAM, store=tmp_path, bands=["red"], progress=False)
+    entry = Store(tmp_path).entries()[0]
+    assert entry.file_size > 0
+    srv.reset()
+    load([item], BAGRAM, store=tmp_path, bands=["red"], progress=False, offline=True)
+    assert srv.requests == []
+
+
+# --- unreadable files can be skipped, with the reason (issue 13, part 7) ------------------
+
+
+def test_unreadable_files_are_skipped_with_their_reason(
+    scenes: tuple[RangeFileServer, Path], tmp_path: Path
+) -> None:
+    srv, _ = scenes
+    local = tmp_path / "local"
+    synthetic_scene(local, base=1000)
+    (local / "B11.tif").write_bytes((local / "B11.tif").read_bytes()[:3000])  # truncated
+    (local / "SCL.tif").unlink()
+    remote = _hrefs(srv, "a")
+    remote["red"] = f"{srv.url}/a/missing/B04.tif"  # 404
+    items = [
+        es_item("S2A_42SWD_20210301_0_L2A", "2021-03-01T06:00:00Z", remote),
+        es_item("S2A_42SWD_20210311_0_L2A", "2021-03-11T06:00:00Z",
+                {"red": str(local / "B04.tif"), "swir16": str(local / "B11.tif"),
+                 "scl": str(local / "SCL.tif")}),
+    ]
+    bands = ["red", "swir16", "scl"]
+    ds = load(items, BAGRAM, store=tmp_path / "s", bands=bands, progress=False,
+              on_error="skip")
+    skipped = ds.attrs["skipped"]
+    assert json.loads(json.dumps(skipped)) == skipped
+    assert [(s["item_id"], s["band"]) for s in skipped] == [
+        ("S2A_42SWD_20210301_0_L2A", "red"), ("S2A_42SWD_20210311_0_L2A", "scl"),
+        ("S2A_42SWD_20210311_0_L2A", "swir16")]
+    assert skipped[0]["href"].endswith("/a/missing/B04.tif")
+    assert "does not exist" in skipped[1]["reason"] and "corrupt" in skipped[2]["reason"]
+    ds = ds.compute()
+    assert np.isnan(ds.red[0].values).all() and not np.isnan(ds.red[1].values).all()
+    assert np.isnan(ds.swir16[1].values).all() and (ds.scl[1].values == 0).all()
+    assert not np.isnan(ds.swir16[0].values).all()
+
+
+@pytest.mark.parametrize("broken", ["missing", "truncated"])
+def test_unreadable_local_file_names_item_file_and_fix(tmp_path: Path, broken: str) -> None:
+    synthetic_scene(tmp_path, base=1000)
+    scl = tmp_path / "SCL.tif"
+    if broken == "missing":
+        scl.unlink()
+    else:
+        scl.write_bytes(scl.read_bytes()[:2000])
+    item = es_item("S2A_42SWD_20210311_0_L2A", "2021-03-11T06:00:00Z",
+                   {"red": str(tmp_path / "B04.tif"), "scl": str(scl)})
+    with pytest.raises(errors.ReadError) as err:
+        load([item], BAGRAM, store=tmp_path / "s", bands=["red", "scl"], progress=False)
+    text = str(err.value)
+    assert "S2A_42SWD_20210311_0_L2A" in text and str(scl) in text
+    assert "--skip-unreadable" in text and "on_error='skip'" in text
+
+
+def test_a_source_that_is_down_leaves_the_stored_windows_in_use(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    synthetic_scene(tmp_path / "cogs" / "a", base=1000)
+    with RangeFileServer(tmp_path / "cogs") as srv:
+        item = es_item("S2A_42SWD_20210301_0_L2A", "2021-03-01T06:00:00Z", _hrefs(srv, "a"))
+        first = load([item], BAGRAM, store=tmp_path / "s", bands=["red", "scl"],
+                     progress=False).compute()
+    with caplog.at_level("WARNING", logger="geo.load"):
+        again = load([item], BAGRAM, store=tmp_path / "s", bands=["red", "scl"],
+                     progress=False).compute()
+    assert again.equals(first)
+    down = [r for r in caplog.records if "stored windows" in r.getMessage()]
+    assert len(down) == 1 and "127.0.0.1" in down[0].getMessage()

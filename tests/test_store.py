@@ -143,3 +143,70 @@ def test_search_cache_strips_signatures(tmp_path: Path) -> None:
     assert "secret" not in text
     cached = store.get_search("k")
     assert cached is not None and cached["items"][0]["assets"]["red"]["href"] == "https://a/B04.tif"
+
+
+# --- validators: what identifies one version of a remote file ---------------------------
+
+
+def test_validators_are_parsed_from_head_and_range_responses() -> None:
+    from geo.store import parse_validators
+
+    head = ["HTTP/1.1 200 OK", 'ETag: "abc"', "Last-Modified: Tue, 01 Dec 2026 10:00:00 GMT",
+            "Content-Length: 978531"]
+    ranged = ["HTTP/1.1 206 Partial Content", "Content-Range: bytes 0-16383/978531",
+              "Content-Length: 16384"]
+    got = parse_validators(head + ranged)
+    assert (got.etag, got.size) == ('"abc"', 978531)
+    assert got.last_modified == "Tue, 01 Dec 2026 10:00:00 GMT"
+    assert parse_validators(ranged).size == 978531  # not the length of the piece
+    assert parse_validators(["HTTP/1.1 206 Partial Content", "Content-Length: 10"]).size == -1
+    assert not parse_validators([]).known
+
+
+def test_a_change_is_what_both_sides_can_compare() -> None:
+    from geo.store import Validators
+
+    old = Validators('"a"', "Tue, 01 Dec 2026 10:00:00 GMT", 100)
+    assert not old.differs(Validators('"a"', "Tue, 01 Dec 2026 10:00:00 GMT", 100))
+    assert old.differs(Validators('"b"', "Tue, 01 Dec 2026 10:00:00 GMT", 100))
+    assert not old.differs(Validators('W/"a"', "", 100))  # a weak form of the same tag
+    assert old.differs(Validators("", "Wed, 02 Dec 2026 10:00:00 GMT", 100))
+    assert old.differs(Validators("", "", 101))
+    assert not old.differs(Validators())  # the server says nothing: no evidence of change
+
+
+def test_head_validators_asks_the_server_once(tmp_path: Path) -> None:
+    from geo.scenario.serve import FileServer
+    from geo.store import head_validators
+
+    (tmp_path / "a.tif").write_bytes(b"x" * 1234)
+    with FileServer(tmp_path) as fs:
+        first = head_validators(fs.url + "a.tif")
+        (tmp_path / "a.tif").write_bytes(b"y" * 1234)  # same size, new version
+        os.utime(tmp_path / "a.tif", ns=(1, 2_000_000_000))
+        second = head_validators(fs.url + "a.tif")
+        assert [m for m, _, _ in fs.requests] == ["HEAD", "HEAD"]
+        with pytest.raises(errors.ReadError, match="HTTP 404"):
+            head_validators(fs.url + "missing.tif")
+    with pytest.raises(errors.SourceUnavailable, match="offline"):
+        head_validators(fs.url + "a.tif", attempts=1)  # the server is gone
+    assert first.size == second.size == 1234 and first.etag and first.last_modified
+    assert first.differs(second)
+
+
+def test_validators_are_kept_in_the_manifest_and_the_file_tags(tmp_path: Path) -> None:
+    from geo.store import Validators
+
+    store = Store(tmp_path)
+    key = store.window_key("i", "red", "https://h/B04.tif", "EPSG:32642", BOUNDS)
+    entry = WindowEntry(key=key, item_id="i", asset="red", href="https://h/B04.tif",
+                        crs="EPSG:32642", bounds=BOUNDS, path="")
+    entry.set_validators(Validators('"v1"', "Tue, 01 Dec 2026 10:00:00 GMT", 555))
+    store.put(entry, np.ones((4, 4), "uint16"), transform=Affine(10, 0, 0, 0, -10, 0),
+              crs="EPSG:32642", nodata=0)
+    store.flush()
+    (tmp_path / "manifest.json").unlink()
+    Store(tmp_path).rebuild_manifest()
+    again = Store(tmp_path).get(key, "i", "red")
+    assert again is not None and again.validators == Validators(
+        '"v1"', "Tue, 01 Dec 2026 10:00:00 GMT", 555)

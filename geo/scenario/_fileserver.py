@@ -5,6 +5,10 @@ Usage: ``python -m geo.scenario._fileserver ROOT LOGFILE``. It binds a free port
 ``[method, path, range]`` per request to LOGFILE. It answers ``GET`` and ``HEAD``, with
 ``Range: bytes=a-b`` / ``a-`` / ``-n`` (206 + ``Content-Range``; 416 when
 unsatisfiable), ``Accept-Ranges: bytes`` and ``Content-Length``, like an object store.
+Every answer about a file carries its ``ETag`` (from its size and modification time,
+so a replaced file gets a new one) and ``Last-Modified``; ``If-None-Match`` and
+``If-Modified-Since`` are honoured with 304 Not Modified, and ``If-Range`` with the
+whole file when the file changed.
 
 Examples
 --------
@@ -12,11 +16,15 @@ Examples
 ((0, 99), (990, 999), (5, 7))
 >>> parse_range("bytes=2000-", 1000) is None
 True
+>>> etag_of(1234, 1_700_000_000_123_456_789)
+'"4d2-17979cfe3d85cd15"'
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
+import os
 import re
 import sys
 import threading
@@ -25,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["parse_range", "main"]
+__all__ = ["parse_range", "etag_of", "main"]
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -46,6 +54,27 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if start >= size or end < start:
         return None
     return start, end
+
+
+def etag_of(size: int, mtime_ns: int) -> str:
+    """A strong ETag for one version of a file: its size and modification time."""
+    return f'"{size:x}-{mtime_ns:x}"'
+
+
+def _not_modified(headers: Any, etag: str, mtime: float) -> bool:
+    """Whether a conditional request's validators still match the file (RFC 9110 13.2.2)."""
+    match = headers.get("If-None-Match")
+    if match is not None:
+        tags = [t.strip().removeprefix("W/") for t in match.split(",")]
+        return "*" in tags or etag in tags
+    since = headers.get("If-Modified-Since")
+    if since is None:
+        return False
+    try:
+        when = email.utils.parsedate_to_datetime(since).timestamp()
+    except (TypeError, ValueError):
+        return False
+    return int(mtime) <= when
 
 
 class _Server(ThreadingHTTPServer):
@@ -91,17 +120,26 @@ class _Handler(BaseHTTPRequestHandler):
         if path is None:
             self._empty(404)
             return
-        size = path.stat().st_size
+        st = os.stat(path)
+        size = st.st_size
+        meta = {"ETag": etag_of(size, st.st_mtime_ns),
+                "Last-Modified": email.utils.formatdate(st.st_mtime, usegmt=True)}
+        if _not_modified(self.headers, meta["ETag"], st.st_mtime):
+            self._empty(304, meta)
+            return
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and if_range not in (meta["ETag"], meta["Last-Modified"]):
+            rng = None  # the file changed: the whole of it, not a piece of the new version
         ctype = {".tif": "image/tiff", ".tiff": "image/tiff", ".json": "application/json"}.get(
             path.suffix.lower(), "application/octet-stream")
         if rng is None:
-            self._send(path, 0, size, size, 200, ctype, body)
+            self._send(path, 0, size, size, 200, ctype, body, meta)
             return
         span = parse_range(rng, size)
         if span is None:
-            self._empty(416, {"Content-Range": f"bytes */{size}"})
+            self._empty(416, {"Content-Range": f"bytes */{size}", **meta})
             return
-        self._send(path, span[0], span[1] + 1, size, 206, ctype, body)
+        self._send(path, span[0], span[1] + 1, size, 206, ctype, body, meta)
 
     def _empty(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -112,8 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _send(self, path: Path, start: int, stop: int, size: int, status: int, ctype: str,
-              body: bool) -> None:
+              body: bool, meta: dict[str, str]) -> None:
         self.send_response(status)
+        for k, v in meta.items():
+            self.send_header(k, v)
         self.send_header("Content-Type", ctype)
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(stop - start))
