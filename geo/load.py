@@ -72,7 +72,15 @@ from geo._gdal import TAP_SETTINGS, rio_env, tap_http_headers
 from geo._memory import buffers_returned_at_once, return_freed_memory
 from geo._redact import redact_text, redact_url
 from geo.aoi import AOI
-from geo.search import _progress, _when, canonicalise, collapse_duplicates, mgrs_tile, solar_day
+from geo.search import (
+    _progress,
+    _when,
+    canonicalise,
+    collapse_duplicates,
+    item_collection,
+    mgrs_tile,
+    solar_day,
+)
 from geo.store import Store, Validators, WindowEntry, head_validators, open_store, parse_validators
 
 __all__ = ["DEFAULT_BANDS", "REFLECTANCE_BANDS", "NOT_CLEAR", "SNOW", "load", "fetch",
@@ -670,6 +678,13 @@ def _norm_chunks(chunks: Mapping[str, int] | None, shape: tuple[int, int]) -> tu
     return max(ct, 1), max(cy, 1), max(cx, 1)
 
 
+def _offset_text(radiometry: harmonise.Radiometry) -> str:
+    """How one item's DNs became reflectance, with the evidence of any override."""
+    verb = f"subtract {radiometry.dn_offset} DN" if radiometry.dn_offset else "no DN subtracted"
+    text = f"{verb}; {radiometry.reason}"
+    return f"{text} ({radiometry.evidence})" if radiometry.evidence else text
+
+
 def _time_coords(days: Sequence[Sequence[Scene]]) -> dict[str, Any]:
     def first(group: Sequence[Scene], key: str, default: Any = None) -> Any:
         return next((s.item.properties[key] for s in group if s.item.properties.get(key)
@@ -692,6 +707,11 @@ def _time_coords(days: Sequence[Sequence[Scene]]) -> dict[str, Any]:
         "cloud_cover": ("time", np.array(
             [float(first(g, "eo:cloud_cover", np.nan)) for g in days], dtype=np.float64)),
         "tile": ("time", np.array([mgrs_tile(g[0].item) or "" for g in days], dtype=object)),
+        "collection": ("time", np.array(
+            [",".join(dict.fromkeys(item_collection(s.item) for s in g)) for g in days],
+            dtype=object)),
+        "offset_reason": ("time", np.array(
+            [" | ".join(_offset_text(s.radiometry) for s in g) for g in days], dtype=object)),
     }
 
 
@@ -759,7 +779,9 @@ def load(
         (1.0 = 100 %, NaN = no data); ``scl`` uint8 (0 = no data); ``clear`` (valid
         and SCL not in 0,1,3,8,9,10,11) and ``snow`` (SCL 11) bool. Per-time coords
         ``item_id``, ``platform``, ``processing_baseline``, ``offset_applied``,
-        ``dn_offset``, ``sun_elevation``, ``sun_azimuth``, ``cloud_cover``, ``tile``.
+        ``dn_offset``, ``sun_elevation``, ``sun_azimuth``, ``cloud_cover``, ``tile``,
+        ``collection`` (the items' STAC collections) and ``offset_reason`` (how each
+        item's DNs became reflectance: the rule, and the evidence of any override).
         Attributes ``crs``, ``source``, ``synthetic``, ``resolution``, ``harmonisation``
         and ``skipped``: the reads left out by ``on_error="skip"``, a list of
         ``{"item_id", "band", "href", "reason"}`` dicts (href redacted; JSON-ready),
@@ -810,6 +832,7 @@ def load(
     pieces = fetch(scenes_items, bounds, crs, bands, store=store, offline=offline,
                    progress=progress, workers=workers, on_error=on_error)
     scenes = [_scene(item, pieces[item.id]) for item in scenes_items]
+    scenes = _check_over_time(scenes, bounds, crs, workers)
     ds = _assemble(scenes, bands, geobox, chunks)
     ds.attrs["skipped"] = skipped_reads(scenes)
     return ds
@@ -834,6 +857,37 @@ def _scene(item: pystac.Item, pieces: dict[str, Piece]) -> Scene:
     radiometry = harmonise.check_offset(harmonise.decide(item), hist, item_id=item.id)
     log.debug("%s: subtract %d DN (%s)", item.id, radiometry.dn_offset, radiometry.reason)
     return Scene(item, radiometry, pieces)
+
+
+def _samples(scene: Scene, xs: np.ndarray, ys: np.ndarray, crs: CRS) -> harmonise.SceneSamples:
+    """The scene's DNs (and clear ground) at the load's sample points."""
+    dn = {band: harmonise.sample_dn(p.path, xs, ys, crs, nodata=p.nodata)
+          for band, p in scene.pieces.items() if band in REFLECTANCE_BANDS and p.path}
+    scl = scene.pieces.get("scl")
+    clear = None
+    if scl is not None and scl.path:
+        clear = harmonise.clear_from_scl(harmonise.sample_dn(scl.path, xs, ys, crs))
+    return harmonise.SceneSamples(scene.item.id, _when(scene.item), scene.radiometry, dn, clear)
+
+
+def _check_over_time(
+    scenes: list[Scene], bounds: Sequence[float], crs: CRS, workers: int
+) -> list[Scene]:
+    """Check every scene's offset against its neighbours in time (:mod:`geo.harmonise`).
+
+    Needs at least two reflectance bands; the samples come from the windows already
+    fetched (local files), a few thousand points per band.
+    """
+    if len(scenes) < 2:
+        return scenes
+    xs, ys = harmonise.sample_points(bounds)
+    with rio_env(), ThreadPoolExecutor(max(1, workers)) as pool:
+        samples = list(pool.map(lambda s: _samples(s, xs, ys, crs), scenes))
+    for scene, radiometry in zip(scenes, harmonise.check_over_time(samples), strict=True):
+        if radiometry != scene.radiometry:
+            log.info("%s: %s", scene.item.id, radiometry.reason)
+        scene.radiometry = radiometry
+    return scenes
 
 
 def _assemble(

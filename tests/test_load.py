@@ -102,6 +102,7 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RangeFile
     root = tmp_path_factory.mktemp("cogs")
     synthetic_scene(root / "a", base=1000)
     synthetic_scene(root / "b", base=2000, scl=11)
+    synthetic_scene(root / "c", base=0)  # "a" without the +1000
     with RangeFileServer(root) as srv:
         yield srv, root
 
@@ -252,17 +253,37 @@ def test_offset_is_removed_per_item_and_no_step_appears(
     assert ds.offset_applied.values.tolist() == [False, True]
 
 
-def test_wrongly_flagged_item_is_caught_by_the_data(
+def test_wrongly_flagged_item_is_caught_by_its_neighbours_in_time(
     tmp_path: Path, scenes: tuple[RangeFileServer, Path]
 ) -> None:
+    """An item that says harmonised but still holds raw DNs steps up by 0.1 in every band
+    against the same ground on the dates before and after it: the offset is subtracted."""
     srv, _ = scenes
+    clean = [es_item(f"S2A_42SWD_{day}_0_L2A", f"{day[:4]}-{day[4:6]}-{day[6:]}T06:00:00Z",
+                     _hrefs(srv, "c"), baseline="04.00", flag=True)
+             for day in ("20220120", "20220209")]
     liar = es_item("S2A_42SWD_20220130_0_L2A", "2022-01-30T06:00:00Z", _hrefs(srv, "a"),
                    baseline="04.00", flag=True)  # says harmonised; data still raw (DN >= 1001)
     with pytest.warns(errors.HarmonisationWarning, match="S2A_42SWD_20220130_0_L2A"):
-        ds = load([liar], BAGRAM, store=tmp_path, bands=["red", "swir16"], progress=False)
-    assert ds.dn_offset.item() == 1000
+        ds = load([clean[0], liar, clean[1]], BAGRAM, store=tmp_path, bands=["red", "swir16", "scl"],
+                  progress=False)
+    assert ds.dn_offset.values.tolist() == [0, 1000, 0]
+    assert "time check" in str(ds.offset_reason.values[1])
     want = expected(ds.x.values, ds.y.values, 10, 0).astype(np.float32) / np.float32(1e4)
-    np.testing.assert_array_equal(ds.red[0].values, want)
+    np.testing.assert_array_equal(ds.red[1].values, want)
+    np.testing.assert_array_equal(ds.red[1].values, ds.red[0].values)
+
+
+def test_a_lone_item_keeps_its_metadata(
+    tmp_path: Path, scenes: tuple[RangeFileServer, Path]
+) -> None:
+    """With no neighbour in time and no DN below 900, nothing proves the flag wrong:
+    the metadata stand (brightness alone never decides)."""
+    srv, _ = scenes
+    liar = es_item("S2A_42SWD_20220130_0_L2A", "2022-01-30T06:00:00Z", _hrefs(srv, "a"),
+                   baseline="04.00", flag=True)
+    ds = load([liar], BAGRAM, store=tmp_path, bands=["red", "swir16"], progress=False)
+    assert ds.dn_offset.item() == 0
 
 
 def test_tiles_of_one_solar_day_are_mosaicked(tmp_path: Path) -> None:
@@ -392,7 +413,7 @@ def scenario_run(
     kwargs: dict[str, Any] = {"store": store, "progress": False}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", errors.HarmonisationWarning)
-        items = search(BAGRAM, start, end, source=server.stac_url, collection=server.collection,
+        items = search(BAGRAM, start, end, source=server.stac_url,
                        **kwargs)
         ds = load(items, BAGRAM, bands=["red", "nir", "scl"], **kwargs).compute()
     return {"server": server, "folder": folder, "truth": truth, "store": store, "items": items,
@@ -475,7 +496,7 @@ def test_scenario_second_run_makes_zero_range_requests(scenario_run: dict[str, A
     before = len(server.requests)
     stac_before = len(getattr(server, "stac_requests", None) or [])
     items = search(BAGRAM, scenario_run["start"], scenario_run["end"], source=server.stac_url,
-                   collection=server.collection, **scenario_run["kwargs"])
+                   **scenario_run["kwargs"])
     ds = load(items, BAGRAM, bands=["red", "nir", "scl"], **scenario_run["kwargs"]).compute()
     rerun = server.requests[before:]
     stored = Store(scenario_run["store"]).entries()

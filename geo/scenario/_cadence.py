@@ -346,7 +346,9 @@ def _plant_wrong_flags(out: list[Acquisition], seed: int, keep: date | None) -> 
     """Give some older-collection items a wrong offset flag, both ways.
 
     Each direction is drawn with :data:`WRONG_FLAG_SHARE`; if a direction is then absent,
-    it is planted on a pass that c1 lacks (so a review preferring c1 still meets it).
+    it is planted on a pass that c1 lacks (so a review preferring c1 still meets it), in
+    the dry season where one is free (the data can prove a flag wrong only where the
+    ground is seen).
     """
     post = [k for k, a in enumerate(out) if a.baseline >= "04.00" and a.in_l2a]
     res = list(out)
@@ -363,6 +365,9 @@ def _plant_wrong_flags(out: list[Acquisition], seed: int, keep: date | None) -> 
         if any(res[k].flag_wrong and res[k].raw_offset == raw for k in post if not res[k].in_c1):
             continue
         free = [k for k in lacking if not res[k].flag_wrong and res[k].offset_applied]
+        # Dry-season passes first: a flag is only provably wrong where ground is seen.
+        dry = [k for k in free if 5 <= res[k].day.month <= 10]
+        free = dry or free
         if free:
             k = free[0] if raw else free[-1]
             res[k] = replace(res[k], offset_applied=not raw, flag_wrong=True)
