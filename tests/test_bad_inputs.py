@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 
@@ -232,3 +233,30 @@ def test_full_disk_loses_nothing(scenario_dir, tmp_path, monkeypatch):
     assert "space" in str(info.value).lower()
     _store_is_intact(store)
     assert json.loads((store / "manifest.json").read_text()) == json.loads(before)
+
+
+def test_skip_unreadable_goes_on_past_a_corrupt_scene_and_lists_it(
+    scenario_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cat = _copy_catalog(scenario_dir, tmp_path / "cat", 16)
+    items = [json.loads(line) for line in (cat / "items.ndjson").read_text().splitlines()]
+    victim = next(i for i in items[4:] if i["collection"] == "sentinel-2-c1-l2a")
+    red = cat / victim["assets"]["red"]["href"]
+    red.write_bytes(red.read_bytes()[: red.stat().st_size // 3])
+    out = tmp_path / "out"
+    args = ["review", "--out", str(out), "--no-progress", "--source", str(cat), *PERIOD[:2],
+            "--end", "2025-09-30", "--store", str(tmp_path / "store"), "--images", "4"]
+
+    code, output = run_cli(args, capsys)
+    flat = " ".join(output.replace("│", " ").split())
+    assert code == 1 and "Traceback" not in output, output
+    assert victim["id"] in flat and "--skip-unreadable" in flat, output
+    assert not (out / "report.html").exists()
+
+    code, output = run_cli([*args, "--skip-unreadable"], capsys)
+    assert code == 0, output
+    scenes = pd.read_csv(out / "scenes.csv")
+    listed = scenes[scenes["unreadable"].fillna("").str.contains(victim["id"])]
+    assert len(listed) == 1 and "red" in listed["unreadable"].iloc[0]
+    assert scenes["unreadable"].fillna("").str.len().gt(0).sum() == 1
+    assert set(scenes["collection"].dropna()) <= {"sentinel-2-c1-l2a", "sentinel-2-l2a"}
