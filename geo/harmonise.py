@@ -859,7 +859,7 @@ def _evidence(
     parts = []
     mine = [((b, 1) if a == i else (a, -1), p) for (a, b), p in pairs.items() if i in (a, b)]
     for (j, sign), p in sorted(mine, key=lambda m: _utc(scenes[m[0][0]].time)):
-        shifts = " ".join(f"{band} {sign * v:+.3f}" for band, v in p.shift.items())
+        shifts = " ".join(f"{band} {sign * v:+.3f}" for band, v in sorted(p.shift.items()))
         parts.append(f"{scenes[j].item_id}: {shifts} (n={p.n})")
     return "shift against " + "; ".join(parts)
 

@@ -19,6 +19,7 @@ b'ell'
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import re
@@ -30,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from geo.scenario._fileserver import etag_of
 
 __all__ = ["Request", "RangeFileServer", "JsonRouteServer"]
 
@@ -133,8 +136,11 @@ class _RangeHandler(BaseHTTPRequestHandler):
             return self._reply(404, b"", rng, head)
         data = file.read_bytes()
         size = len(data)
+        st = file.stat()
+        version = {"ETag": etag_of(size, st.st_mtime_ns),  # like an object store
+                   "Last-Modified": email.utils.formatdate(st.st_mtime, usegmt=True)}
         if rng is None:
-            return self._reply(200, data, rng, head, {"Accept-Ranges": "bytes"})
+            return self._reply(200, data, rng, head, {"Accept-Ranges": "bytes", **version})
         m = _RANGE.match(rng.strip())
         if not m or (not m.group(1) and not m.group(2)):
             return self._reply(416, b"", rng, head, {"Content-Range": f"bytes */{size}"})
@@ -145,7 +151,8 @@ class _RangeHandler(BaseHTTPRequestHandler):
             start, end = max(size - int(m.group(2)), 0), size - 1
         if start >= size or end < start:
             return self._reply(416, b"", rng, head, {"Content-Range": f"bytes */{size}"})
-        headers = {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"}
+        headers = {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes",
+                   **version}
         self._reply(206, data[start : end + 1], rng, head, headers)
 
     def _reply(
