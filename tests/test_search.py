@@ -178,12 +178,17 @@ def test_planetary_computer_pages_follow_next_get_token(
     assert "B04" not in items[0].assets
 
 
-def test_second_identical_search_of_a_past_period_asks_nothing(
-    real_fixtures: Path, replay: Replay, tmp_path: Path
-) -> None:
+def _serve_one_page(real_fixtures: Path, replay: Replay) -> None:
+    """The replay answers every search with one real Earth Search page (no next link)."""
     page = json.loads((real_fixtures / ES / "search_response_s2l2a_landsat_point_20231008.json").read_text())
     page["links"] = [link for link in page["links"] if link["rel"] != "next"]
     replay.first = page
+
+
+def test_second_identical_search_of_a_past_period_asks_nothing(
+    real_fixtures: Path, replay: Replay, tmp_path: Path
+) -> None:
+    _serve_one_page(real_fixtures, replay)
     kwargs: dict[str, Any] = {"source": replay.server.url, "progress": False, "store": tmp_path}
     first = search("bagram", "2023-10-01", "2023-10-31", **kwargs)
     n = len(replay.server.requests)
@@ -199,9 +204,7 @@ def test_second_identical_search_of_a_past_period_asks_nothing(
 def test_a_cached_search_is_reused_only_while_young_and_offline_says_its_age(
     real_fixtures: Path, replay: Replay, tmp_path: Path
 ) -> None:
-    page = json.loads((real_fixtures / ES / "search_response_s2l2a_landsat_point_20231008.json").read_text())
-    page["links"] = [link for link in page["links"] if link["rel"] != "next"]
-    replay.first = page
+    _serve_one_page(real_fixtures, replay)
     kwargs: dict[str, Any] = {"source": replay.server.url, "progress": False,
                               "store": tmp_path, "collection": "sentinel-2-l2a"}
     search("bagram", "2023-10-01", "2023-10-31", **kwargs)
