@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -18,6 +19,9 @@ from geo import aoi as aoi_mod
 from geo import errors
 from geo.grid import s2_tile
 
+if TYPE_CHECKING:
+    from geo.store import PruneReport, Store, VerifyReport
+
 app = typer.Typer(
     name="geo",
     help="Watch a site from space: AOIs, Sentinel-2 imagery, activity per zone, reviews.",
@@ -27,6 +31,8 @@ app = typer.Typer(
 )
 aoi_app = typer.Typer(help="Areas of interest: list, show and check them.", no_args_is_help=True)
 app.add_typer(aoi_app, name="aoi")
+store_app = typer.Typer(help="The local imagery store: check it and tidy it.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -94,6 +100,87 @@ def _zones_text(area: aoi_mod.AOI) -> str:
     if not area.utm_zones:
         return str(area.epsg % 100)
     return ", ".join(f"{zone} ({100 * share:.1f} %)" for zone, share in area.utm_zones.items())
+
+
+_STORE_HELP = "The imagery store folder (default $GEO_IMAGERY_DIR or imagery/)."
+
+
+def _open_store(store: Path | None) -> Store:
+    """The store named on the command line; a missing folder is an error, not a new store."""
+    from geo.store import Store
+
+    opened = Store(store)
+    if not opened.root.is_dir():
+        err_console.print(f"[bold red]error:[/] no imagery store at {opened.root}; pass "
+                          "--store DIR (a folder geo has stored windows in).")
+        raise typer.Exit(2)
+    return opened
+
+
+@store_app.command("verify")
+def store_verify(
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    repair: bool = typer.Option(False, "--repair",
+                                help="Remove corrupt windows and their entries (read again next run)."),
+) -> None:
+    """Hash every stored window again and report missing, truncated or corrupt ones.
+
+    Exits 1 when something is corrupt and --repair was not given.
+
+    Example: ``geo store verify --store imagery --repair``
+    """
+    report = _open_store(store).verify(repair=repair)
+    console.print(_verify_table(report))
+    if report.problems and not repair:
+        err_console.print(f"{len(report.problems)} of {report.checked} window(s) are corrupt; "
+                          "run `geo store verify --repair` to remove them (they are read "
+                          "again on the next run).")
+        raise typer.Exit(1)
+
+
+def _verify_table(report: VerifyReport) -> Table:
+    table = Table(title=f"store {report.root}: {report.checked} window(s) checked")
+    for col in ("problem", "item", "asset", "file", "detail", "removed"):
+        table.add_column(col, overflow="fold")
+    removed = {p.key for p in report.repaired}
+    for p in report.problems:
+        table.add_row(p.kind, p.item_id, p.asset, p.path.name, p.detail,
+                      "yes" if p.key in removed else "no")
+    if not report.problems:
+        table.add_row("none", "", "", "", "every window matches its sha256", "")
+    return table
+
+
+@store_app.command("prune")
+def store_prune(
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    older_than: float | None = typer.Option(
+        None, "--older-than", min=0, metavar="DAYS",
+        help="Also remove windows and cached searches older than DAYS."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
+) -> None:
+    """Remove files no manifest entry names, partial files of dead runs, and old entries.
+
+    Example: ``geo store prune --store imagery --older-than 180 --dry-run``
+    """
+    report = _open_store(store).prune(older_than=older_than, dry_run=dry_run)
+    console.print(_prune_table(report))
+
+
+def _prune_table(report: PruneReport) -> Table:
+    verb = "would remove" if report.dry_run else "removed"
+    table = Table(title=f"store {report.root}: {verb} {report.removed} item(s), "
+                        f"{report.nbytes / 1e6:.2f} MB")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("MB", justify="right")
+    rows = (("old entries", report.old_files, len(report.old_entries)),
+            ("orphan files", report.orphans, None), ("partial files", report.partials, None),
+            ("cached searches", report.searches, None))
+    for label, paths, count in rows:
+        size = report.bytes_of(paths)
+        table.add_row(label, str(len(paths) if count is None else count), f"{size / 1e6:.2f}")
+    return table
 
 
 @app.command("versions")

@@ -5,6 +5,7 @@ folder passed as ``store=``)::
 
     imagery/
       manifest.json                      # every window: item, asset, href, bounds, sha256
+      manifest.journal                   # windows stored since the last flush, one a line
       windows/<item>/<asset>-<key>.tif   # the window's raw DNs, as a small GeoTIFF
       searches/<key>.json                # cached search results
 
@@ -21,6 +22,31 @@ paths: they are reduced to a safe alphabet and suffixed with a hash.
 
 Each GeoTIFF also carries its metadata as tags, so the manifest can be rebuilt from the
 files (:meth:`Store.rebuild_manifest`) after a crash between a file and the manifest.
+
+Many writers, one store
+-----------------------
+Several runs (processes, Dask workers, threads) may share a store. The choice is file
+locking plus a small append-only journal:
+
+- One writer lock, ``.manifest.lock`` (``fcntl.flock``, exclusive), guards every change
+  of the manifest, of the journal and of the set of stored files. Readers take no lock:
+  every file they read was moved into place whole.
+- :meth:`Store.put` writes the window to a temporary of its own process, hashes it, then
+  under the lock moves it into place and appends one line (``{"key", "entry"}``) to
+  ``manifest.journal``. Moves and journal lines therefore happen in the same order, so
+  the last line for a key always describes the file on disk, even when two runs write
+  the same key at once; nothing is listed before its file is whole.
+- :meth:`Store.flush` (every 64 windows and at the end of a fetch) folds the journal into
+  ``manifest.json`` under the lock: read, replay, write a temporary, :func:`os.replace`,
+  empty the journal. A reader sees the manifest with the journal replayed over it.
+- A long-lived :class:`Store` keeps the manifest in memory, but notices (by inode, size
+  and mtime of both files) when another writer changed them and reads them again, so it
+  never writes back a stale copy; every rewrite starts from the files under the lock.
+- Temporaries carry host and process id; only those of dead processes on this host (or
+  any over an hour old) are removed. :meth:`Store.verify` (``--repair``),
+  :meth:`Store.prune`, :meth:`Store.rebuild_manifest` and cached-search writes take the
+  same lock. ``flock`` needs a local file system or one that honours it (NFSv4, Lustre);
+  on others, give each cluster node its own store.
 
 Examples
 --------
@@ -40,12 +66,13 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +88,8 @@ from geo._redact import redact_url
 from geo.aoi import AOI_DIR
 
 __all__ = ["ENV_VAR", "DEFAULT_ROOT", "WindowEntry", "Store", "open_store", "safe_name",
-           "href_key", "Validators", "parse_validators", "head_validators"]
+           "href_key", "Validators", "parse_validators", "head_validators", "VerifyReport",
+           "PruneReport", "Problem"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +100,11 @@ DEFAULT_ROOT = AOI_DIR.parent / "imagery"
 """The default store: ``imagery/`` at the top of the repository."""
 
 MANIFEST = "manifest.json"
+JOURNAL = "manifest.journal"
+_LOCK = ".manifest.lock"
+_HOST = "h" + hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+"""This host, as written into temporary names (a shared store may have several)."""
+_HOST_RE = re.compile(r"h[0-9a-f]{8}")
 _PARTIAL = ".partial"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _STALE_SECONDS = 3600.0
@@ -316,7 +349,9 @@ class Store:
             )
         self._lock = threading.Lock()
         self._manifest: dict[str, dict[str, Any]] | None = None
+        self._stamp: tuple[Any, ...] | None = None
         self._pending: dict[str, dict[str, Any]] = {}
+        self._journaled = 0
         self._cleaned = False
 
     def __repr__(self) -> str:
@@ -344,22 +379,38 @@ class Store:
         path = self.root / "windows" / safe_name(item_id) / f"{safe_name(asset, maxlen=24)}-{key[:16]}.tif"
         return self._inside(path)
 
+    def _entry_path(self, key: str, listed: dict[str, Any]) -> Path:
+        """The file of a manifest entry, from its ids (never from its ``path`` field)."""
+        return self.window_path(str(listed.get("item_id", "")), str(listed.get("asset", "")), key)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's writer lock (``.manifest.lock``, ``flock``) for a block.
+
+        Every change of the manifest, the journal, or the set of stored files happens
+        under it; readers need no lock.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> with Store(tempfile.mkdtemp()).locked():
+        ...     pass
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _file_lock(self.root / _LOCK):
+            yield
+
     # --- maintenance ---------------------------------------------------------------
 
     def clean_partials(self) -> list[Path]:
-        """Remove temporaries left by runs that died mid-write; return what was removed."""
+        """Remove temporaries left by runs that died mid-write; return what was removed.
+
+        A temporary is kept while the process that writes it lives (same host) or, for
+        a writer on another host of a shared store, until it is an hour old.
+        """
         removed: list[Path] = []
-        if not self.root.is_dir():
-            return removed
-        for tmp in self.root.rglob(f"*{_PARTIAL}"):
-            pid = _partial_pid(tmp)
-            try:
-                age = time.time() - tmp.stat().st_mtime
-            except FileNotFoundError:
-                continue
-            if pid == os.getpid() and age < _STALE_SECONDS:
-                continue
-            if pid is not None and pid != os.getpid() and _pid_alive(pid) and age < _STALE_SECONDS:
+        for tmp in self.partial_files():
+            if not _partial_is_dead(tmp):
                 continue
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -373,41 +424,79 @@ class Store:
             self.clean_partials()
 
     def _tmp_path(self, final: Path) -> Path:
-        return final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{_PARTIAL}")
+        return final.with_name(
+            f".{final.name}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}{_PARTIAL}")
 
     # --- manifest ------------------------------------------------------------------
 
+    def _stamp_now(self) -> tuple[Any, ...]:
+        return tuple(_file_stamp(self.root / name) for name in (MANIFEST, JOURNAL))
+
     def _read_manifest(self) -> dict[str, dict[str, Any]]:
+        """``manifest.json`` with the journal replayed over it (no lock needed)."""
+        windows = self._read_compacted()
+        if windows is None:
+            windows = self._scan_files(hash_files=False)
+        _replay(windows, self.root / JOURNAL)
+        return windows
+
+    def _read_compacted(self) -> dict[str, dict[str, Any]] | None:
         path = self.root / MANIFEST
         if not path.is_file():
             return {}
         try:
             obj = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             log.warning("manifest %s unreadable (%s); rebuilding it from the files", path, exc)
-            return {}
+            return None
         windows = obj.get("windows", {}) if isinstance(obj, dict) else {}
-        return windows if isinstance(windows, dict) else {}
+        return windows if isinstance(windows, dict) else None
 
-    def _manifest_now(self) -> dict[str, dict[str, Any]]:
+    def _manifest_now(self, *, refresh: bool = False) -> dict[str, dict[str, Any]]:
+        """The manifest as this process last read it; re-read when other writers changed it."""
+        stamp = self._stamp_now() if refresh or self._manifest is None else self._stamp
         with self._lock:
-            if self._manifest is None:
-                self._manifest = self._read_manifest()
-            return self._manifest
+            if self._manifest is not None and stamp == self._stamp:
+                return self._manifest
+        windows = self._read_manifest()
+        with self._lock:
+            self._manifest, self._stamp = windows, stamp
+            return windows
+
+    def _journal_locked(self, records: list[dict[str, Any]]) -> None:
+        """Append records to the journal; the caller holds :meth:`locked`."""
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        fd = os.open(self.root / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
 
     def flush(self) -> None:
-        """Merge windows written by this process into ``manifest.json`` (atomically)."""
+        """Fold the journal into ``manifest.json`` (atomically, under the writer lock).
+
+        Windows are listed in the journal as soon as :meth:`put` stores them; this
+        rewrites the manifest with them and empties the journal.
+        """
         with self._lock:
             pending, self._pending = self._pending, {}
-        if not pending:
+            journaled, self._journaled = self._journaled, 0
+        if not pending and not journaled:
             return
-        self.root.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.root / ".manifest.lock"):
-            merged = self._read_manifest()
-            merged.update(pending)
-            self._write_manifest(merged)
+        with self.locked():
+            merged = self._compact_locked()
         with self._lock:
-            self._manifest = merged
+            self._manifest, self._stamp = merged, self._stamp_now()
+
+    def _compact_locked(self, drop: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+        """Write manifest = manifest + journal - ``drop``; empty the journal. Lock held."""
+        merged = self._read_manifest()
+        for key in drop:
+            merged.pop(key, None)
+        self._write_manifest(merged)
+        with contextlib.suppress(FileNotFoundError):
+            os.truncate(self.root / JOURNAL, 0)
+        return merged
 
     def _write_manifest(self, windows: dict[str, dict[str, Any]]) -> None:
         final = self.root / MANIFEST
@@ -425,27 +514,37 @@ class Store:
     def rebuild_manifest(self) -> int:
         """Rebuild ``manifest.json`` from the stored files' tags; return the entry count.
 
+        The files are hashed again, so the rebuilt entries can be verified.
+
         Examples
         --------
         >>> import tempfile
         >>> Store(tempfile.mkdtemp()).rebuild_manifest()
         0
         """
-        windows: dict[str, dict[str, Any]] = {}
-        for tif in sorted((self.root / "windows").rglob("*.tif")):
-            entry = self._entry_from_file(tif)
-            if entry is not None:
-                windows[entry.key] = entry.to_json()
-        if self.root.is_dir():
-            with _file_lock(self.root / ".manifest.lock"):
-                self._write_manifest(windows)
+        if not self.root.is_dir():
+            return 0
+        with self.locked():
+            windows = self._scan_files(hash_files=True)
+            self._write_manifest(windows)
+            with contextlib.suppress(FileNotFoundError):
+                os.truncate(self.root / JOURNAL, 0)
         with self._lock:
-            self._manifest = windows
+            self._manifest, self._stamp = windows, self._stamp_now()
+            self._pending = {}
         return len(windows)
 
+    def _scan_files(self, *, hash_files: bool) -> dict[str, dict[str, Any]]:
+        windows: dict[str, dict[str, Any]] = {}
+        for tif in sorted((self.root / "windows").rglob("*.tif")):
+            entry = self._entry_from_file(tif, hash_file=hash_files)
+            if entry is not None:
+                windows[entry.key] = {**entry.to_json(), "path": _rel(tif, self.root)}
+        return windows
+
     def entries(self) -> list[WindowEntry]:
-        """Every window listed in the manifest (and not yet flushed)."""
-        listed = dict(self._manifest_now())
+        """Every window listed in the manifest and its journal (other writers' too)."""
+        listed = dict(self._manifest_now(refresh=True))
         with self._lock:
             listed.update(self._pending)
         return [WindowEntry.from_json(v) for v in listed.values()]
@@ -459,59 +558,79 @@ class Store:
             return None
         with self._lock:
             listed = self._pending.get(key)
-        listed = listed or self._manifest_now().get(key)
+        listed = (listed or self._manifest_now().get(key)
+                  or self._manifest_now(refresh=True).get(key))
         if listed is not None:
             entry = WindowEntry.from_json(listed)
             entry.path = str(path)
             return entry
-        found = self._entry_from_file(path)
-        if found is not None:
-            with self._lock:
-                self._pending[key] = found.to_json()
+        return self._adopt(key, path)
+
+    def _adopt(self, key: str, path: Path) -> WindowEntry | None:
+        """List a file that no entry names (its writer died before listing it)."""
+        with self.locked():
+            listed = self._read_manifest().get(key)
+            if listed is not None:
+                entry = WindowEntry.from_json(listed)
+                entry.path = str(path)
+                return entry
+            found = self._entry_from_file(path, hash_file=True)
+            if found is None or found.key != key:
+                return None
+            record = {**found.to_json(), "path": _rel(path, self.root)}
+            self._journal_locked([{"key": key, "entry": record}])
+        with self._lock:
+            self._pending[key] = record
         return found
 
     def put(
         self, entry: WindowEntry, data: np.ndarray, *, transform: Affine, crs: Any,
         nodata: float | None,
     ) -> WindowEntry:
-        """Write a window's pixels atomically and record it; return the final entry."""
+        """Write a window's pixels atomically and record it; return the final entry.
+
+        The file is written to a temporary of this process, then moved into place and
+        listed in the journal under the writer lock, so the last entry listed for a key
+        always describes the file on disk, whoever else writes the same key.
+        """
         self._ensure_clean()
         final = self.window_path(entry.item_id, entry.asset, entry.key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp_path(final)
-        entry.width, entry.height = int(data.shape[-1]), int(data.shape[-2])
-        entry.transform = tuple(transform)[:6]
-        entry.src_crs = str(crs)
-        entry.dtype = str(data.dtype)
-        entry.nodata = nodata
-        entry.created = _now()
+        _describe(entry, data, transform=transform, crs=crs, nodata=nodata)
         try:
             _write_tif(tmp, data, transform=transform, crs=crs, nodata=nodata,
                        tags=_entry_tags(entry))
             _fsync(tmp)
-            entry.sha256 = hashlib.sha256(tmp.read_bytes()).hexdigest()
-            entry.nbytes = tmp.stat().st_size
-            os.replace(tmp, final)
+            entry.sha256, entry.nbytes = _hash_file(tmp)
+            record = {**entry.to_json(), "path": _rel(final, self.root)}
+            with self.locked():
+                os.replace(tmp, final)
+                self._journal_locked([{"key": entry.key, "entry": record}])
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             if isinstance(exc, OSError) and not isinstance(exc, errors.GeoError):
-                raise errors.StoreError(
-                    f"Cannot write {entry.asset} of item {entry.item_id} into the imagery "
-                    f"store {self.root}: {exc.strerror or exc}. Free some space or make the "
-                    f"folder writable, or point --store / {ENV_VAR} elsewhere; windows "
-                    "already stored are kept."
-                ) from exc
+                raise self._write_error(entry, exc) from exc
             raise
         entry.path = str(final)
         with self._lock:
-            self._pending[entry.key] = {**entry.to_json(), "path": _rel(final, self.root)}
-            due = len(self._pending) >= _FLUSH_EVERY
+            self._pending[entry.key] = record
+            self._journaled += 1
+            due = self._journaled >= _FLUSH_EVERY
         if due:
             self.flush()
         return entry
 
-    def _entry_from_file(self, path: Path) -> WindowEntry | None:
+    def _write_error(self, entry: WindowEntry, exc: OSError) -> errors.StoreError:
+        return errors.StoreError(
+            f"Cannot write {entry.asset} of item {entry.item_id} into the imagery "
+            f"store {self.root}: {exc.strerror or exc}. Free some space or make the "
+            f"folder writable, or point --store / {ENV_VAR} elsewhere; windows "
+            "already stored are kept."
+        )
+
+    def _entry_from_file(self, path: Path, *, hash_file: bool = False) -> WindowEntry | None:
         try:
             with rio_env(), rasterio.open(path) as src:
                 tags = src.tags()
@@ -526,7 +645,152 @@ class Store:
         except (json.JSONDecodeError, TypeError):
             return None
         entry.path = str(path)
+        if hash_file:
+            entry.sha256, entry.nbytes = _hash_file(path)
         return entry
+
+    # --- verify and prune ------------------------------------------------------------
+
+    def verify(self, *, repair: bool = False) -> VerifyReport:
+        """Hash every stored window again and compare it with its manifest entry.
+
+        Parameters
+        ----------
+        repair
+            Remove the corrupt files and their entries (atomically, under the writer
+            lock), so the next run reads those windows again.
+
+        Returns
+        -------
+        VerifyReport
+            Every problem found: ``missing`` (no file), ``truncated`` (shorter than
+            listed), ``corrupt`` (sha256 differs) or ``unreadable`` (not a GeoTIFF).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> report = Store(tempfile.mkdtemp()).verify()
+        >>> report.checked, report.ok
+        (0, True)
+        """
+        windows = self._manifest_now(refresh=True)
+        problems = [p for key, listed in sorted(windows.items())
+                    if (p := self._check(key, listed)) is not None]
+        report = VerifyReport(self.root, len(windows), problems)
+        if repair and problems:
+            report.repaired = self._repair(problems)
+        return report
+
+    def _check(self, key: str, listed: dict[str, Any]) -> Problem | None:
+        path = self._entry_path(key, listed)
+        problem = _check_file(path, listed)
+        if problem is None:
+            return None
+        kind, detail = problem
+        return Problem(key, str(listed.get("item_id", "")), str(listed.get("asset", "")),
+                       path, kind, detail)
+
+    def _repair(self, problems: list[Problem]) -> list[Problem]:
+        """Remove what is still corrupt (another writer may have replaced it meanwhile)."""
+        done: list[Problem] = []
+        with self.locked():
+            windows = self._read_manifest()
+            for problem in problems:
+                listed = windows.get(problem.key)
+                if listed is None or _check_file(problem.path, listed) is None:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    problem.path.unlink()  # the file first: an unlisted file is never trusted
+                done.append(problem)
+            merged = self._compact_locked(drop=[p.key for p in done])
+        with self._lock:
+            self._manifest, self._stamp = merged, self._stamp_now()
+            for p in done:
+                self._pending.pop(p.key, None)
+        for p in done:
+            log.info("removed corrupt window %s (%s)", p.path, p.kind)
+        return done
+
+    def prune(self, *, older_than: float | None = None, dry_run: bool = False) -> PruneReport:
+        """Remove what no manifest entry names, and entries older than an age.
+
+        Parameters
+        ----------
+        older_than
+            Age in days: entries whose ``created`` is older (and their files), and
+            cached searches older, are removed. ``None`` keeps every entry.
+        dry_run
+            Only report what would be removed.
+
+        Returns
+        -------
+        PruneReport
+            Orphan files (no entry names them), partial files of dead runs, old
+            entries, old or unreadable cached searches, and the bytes they hold.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> Store(tempfile.mkdtemp()).prune(older_than=30).removed
+        0
+        """
+        cutoff = None if older_than is None else _cutoff(older_than)
+        report = PruneReport(self.root, dry_run=dry_run)
+        if not self.root.is_dir():
+            return report
+        with self.locked():
+            windows = self._read_manifest()
+            report.old_entries = _old_keys(windows, cutoff)
+            old = set(report.old_entries)
+            report.old_files = sorted(p for k in old if (p := self._entry_path(k, windows[k])).exists())
+            keep = {self._entry_path(k, v) for k, v in windows.items() if k not in old}
+            report.orphans, report.partials = self._strays(keep | set(report.old_files))
+            report.searches = self._old_searches(cutoff)
+            report.sizes = {p: _size(p) for p in report.paths}
+            if not dry_run:
+                self._remove_locked(report)
+        if not dry_run:
+            with self._lock:
+                self._manifest, self._stamp = None, None
+                for key in report.old_entries:
+                    self._pending.pop(key, None)
+        return report
+
+    def _strays(self, listed: set[Path]) -> tuple[list[Path], list[Path]]:
+        """Files under ``windows/`` no entry names, and partial files of dead runs."""
+        orphans, partials = [], []
+        folder = self.root / "windows"
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if not path.is_file() or path in listed:
+                continue
+            if path.name.endswith(_PARTIAL):
+                if _partial_is_dead(path):
+                    partials.append(path)
+            else:
+                orphans.append(path)
+        partials += [p for p in sorted(self.root.glob(f"*{_PARTIAL}")) if _partial_is_dead(p)]
+        return orphans, partials
+
+    def _old_searches(self, cutoff: dt.datetime | None) -> list[Path]:
+        folder = self.root / "searches"
+        found = []
+        for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+            if path.name.endswith(_PARTIAL):
+                if _partial_is_dead(path):
+                    found.append(path)
+                continue
+            created = _created_of(path)
+            if created is None or (cutoff is not None and created < cutoff):
+                found.append(path)
+        return found
+
+    def _remove_locked(self, report: PruneReport) -> None:
+        for path in report.paths:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        if report.old_entries or (self.root / MANIFEST).exists():
+            self._compact_locked(drop=report.old_entries)
+        _remove_empty_dirs(self.root / "windows")
 
     # --- search cache ----------------------------------------------------------------
 
@@ -540,7 +804,7 @@ class Store:
             return None
         try:
             obj = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             return None
         return obj if isinstance(obj, dict) else None
 
@@ -552,8 +816,14 @@ class Store:
         clean = [_strip_signatures(i) for i in items]
         obj = {"query": query, "created": _now(), "items": clean}
         tmp = self._tmp_path(final)
-        tmp.write_text(json.dumps(obj), encoding="utf-8")
-        os.replace(tmp, final)
+        try:
+            tmp.write_text(json.dumps(obj), encoding="utf-8")
+            with self.locked():  # so a prune never removes a search cached meanwhile
+                os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
 
     def partial_files(self) -> list[Path]:
         """Temporary files present in the store (none after a clean run)."""
@@ -572,17 +842,244 @@ def open_store(store: Store | str | Path | None) -> Store:
     return store if isinstance(store, Store) else Store(store)
 
 
+@dataclass
+class Problem:
+    """One stored window that failed :meth:`Store.verify`."""
+
+    key: str
+    item_id: str
+    asset: str
+    path: Path
+    kind: str
+    """``missing``, ``truncated``, ``corrupt`` (sha256 differs) or ``unreadable``."""
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    """What :meth:`Store.verify` found (and removed, with ``repair=True``).
+
+    Examples
+    --------
+    >>> VerifyReport(Path("imagery"), checked=3, problems=[]).ok
+    True
+    """
+
+    root: Path
+    checked: int
+    problems: list[Problem]
+    repaired: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the store is sound now (nothing found, or everything found removed)."""
+        return len(self.problems) == len(self.repaired)
+
+    def counts(self) -> dict[str, int]:
+        """Problems per kind."""
+        out: dict[str, int] = {}
+        for p in self.problems:
+            out[p.kind] = out.get(p.kind, 0) + 1
+        return out
+
+
+@dataclass
+class PruneReport:
+    """What :meth:`Store.prune` removed (or, with ``dry_run=True``, would remove).
+
+    Examples
+    --------
+    >>> PruneReport(Path("imagery")).removed
+    0
+    """
+
+    root: Path
+    dry_run: bool = False
+    old_entries: list[str] = field(default_factory=list)
+    old_files: list[Path] = field(default_factory=list)
+    orphans: list[Path] = field(default_factory=list)
+    partials: list[Path] = field(default_factory=list)
+    searches: list[Path] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every file removed."""
+        return self.old_files + self.orphans + self.partials + self.searches
+
+    @property
+    def removed(self) -> int:
+        """How many files (and entries without a file) are removed."""
+        return len(self.paths) + len(self.old_entries) - len(self.old_files)
+
+    sizes: dict[Path, int] = field(default_factory=dict)
+    """Bytes of each file, measured before it was removed."""
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes those files hold (held)."""
+        return self.bytes_of(self.paths)
+
+    def bytes_of(self, paths: Iterable[Path]) -> int:
+        """The bytes some of those files hold (held)."""
+        return sum(self.sizes.get(p, 0) for p in paths)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _replay(windows: dict[str, dict[str, Any]], journal: Path) -> None:
+    """Apply the journal's records, in order, to ``windows``.
+
+    A line cut short (a writer killed mid-append) is skipped: its file is found again
+    from its tags (:meth:`Store.get`) or removed by :meth:`Store.prune`.
+    """
+    try:
+        lines = journal.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return
+    for line in lines:
+        try:
+            record = json.loads(line)
+            key = record["key"]
+            entry = record["entry"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            log.debug("skipped a torn journal line in %s", journal)
+            continue
+        if isinstance(key, str) and isinstance(entry, dict):
+            windows[key] = entry
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    """The sha256 and size of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _check_file(path: Path, listed: dict[str, Any]) -> tuple[str, str] | None:
+    """``(kind, detail)`` of what is wrong with a stored file, or None."""
+    if not path.is_file():
+        return "missing", "the manifest lists it but the file is gone"
+    expected, nbytes = str(listed.get("sha256") or ""), int(listed.get("nbytes") or 0)
+    if not expected:
+        return _check_readable(path)
+    sha, size = _hash_file(path)
+    if sha == expected:
+        return None
+    if nbytes and size < nbytes:
+        return "truncated", f"{size} of {nbytes} bytes"
+    return "corrupt", f"sha256 {sha[:12]}... is not the listed {expected[:12]}..."
+
+
+def _check_readable(path: Path) -> tuple[str, str] | None:
+    """For entries without a hash (older stores): can the GeoTIFF be read whole?"""
+    try:
+        with rio_env(), rasterio.open(path) as src:
+            src.read()
+    except rasterio.errors.RasterioError as exc:
+        return "unreadable", str(exc).splitlines()[0][:120]
+    return None
+
+
+def _partial_is_dead(path: Path) -> bool:
+    """Whether a temporary file's writer is gone (or it is over an hour old)."""
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age >= _STALE_SECONDS:
+        return True
+    host, pid = _partial_owner(path)
+    if host is not None and host != _HOST:
+        return False  # a writer on another host of a shared store: only age tells
+    if pid is None:
+        return True
+    return pid != os.getpid() and not _pid_alive(pid)
+
+
+def _partial_owner(path: Path) -> tuple[str | None, int | None]:
+    """``(host token, pid)`` from ``.<name>.<host>.<pid>.<rand>.partial`` (host optional)."""
+    parts = path.name.split(".")
+    try:
+        pid = int(parts[-3])
+    except (IndexError, ValueError):
+        return None, None
+    host = parts[-4] if len(parts) >= 5 and _HOST_RE.fullmatch(parts[-4]) else None
+    return host, pid
+
+
+def _cutoff(days: float) -> dt.datetime:
+    if days < 0:
+        raise errors.StoreError(f"older_than={days} days is negative; give an age of 0 or more days.")
+    return dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+
+
+def _parse_time(text: Any) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _old_keys(windows: dict[str, dict[str, Any]], cutoff: dt.datetime | None) -> list[str]:
+    """Keys of entries created before ``cutoff`` (entries without a date count as old)."""
+    if cutoff is None:
+        return []
+    old = []
+    for key, listed in windows.items():
+        created = _parse_time(listed.get("created", ""))
+        if created is None or created < cutoff:
+            old.append(key)
+    return sorted(old)
+
+
+def _created_of(path: Path) -> dt.datetime | None:
+    """When a cached search was made; None for an unreadable file."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return _parse_time(obj.get("created", "")) if isinstance(obj, dict) else None
+
+
+def _remove_empty_dirs(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for sub in sorted(folder.iterdir()):
+        if sub.is_dir():
+            with contextlib.suppress(OSError):
+                sub.rmdir()  # only succeeds when empty
+
+
+def _describe(entry: WindowEntry, data: np.ndarray, *, transform: Affine, crs: Any,
+              nodata: float | None) -> None:
+    entry.width, entry.height = int(data.shape[-1]), int(data.shape[-2])
+    entry.transform = tuple(transform)[:6]
+    entry.src_crs = str(crs)
+    entry.dtype = str(data.dtype)
+    entry.nodata = nodata
+    entry.created = _now()
+
+
 def _rel(path: Path, root: Path) -> str:
     return path.resolve().relative_to(root).as_posix()
-
-
-def _partial_pid(path: Path) -> int | None:
-    parts = path.name.split(".")
-    # .<name>.<pid>.<rand>.partial
-    try:
-        return int(parts[-3])
-    except (IndexError, ValueError):
-        return None
 
 
 def _entry_tags(entry: WindowEntry) -> dict[str, str]:
