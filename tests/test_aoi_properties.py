@@ -118,7 +118,8 @@ def test_points_on_the_equator_get_a_tile():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 59), st.floats(-79.0, 83.0), st.floats(0.05, 0.95),
+# Latitudes at GeoJSON precision (1e-7 deg): GEOS drops vertices at subnormal values.
+@given(st.integers(1, 59), st.floats(-79.0, 83.0).map(lambda v: round(v, 7)), st.floats(0.05, 0.95),
        st.floats(500, 5000), st.floats(500, 5000))
 def test_site_across_a_zone_boundary_warns_and_splits_by_longitude(zone, y, frac, w, h):
     boundary = -180.0 + 6.0 * zone  # between zones `zone` and `zone + 1`
