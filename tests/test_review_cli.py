@@ -140,6 +140,12 @@ def test_demo_over_loopback(scenario_dir: Path, tmp_path: Path) -> None:
     assert f"{BAGRAM_PERIOD[0]} to {BAGRAM_PERIOD[1]}" in report
     assert "Bagram&#x27;s default period, the BBC review&#x27;s" in report
     assert "period: Bagram's default period" in text
+    # both Earth Search collections served: each scene says where it came from
+    passes = pd.read_csv(scenario_dir / "passes.csv")
+    want = set(passes.groupby("date")["collection"].min())  # c1 sorts first where present
+    assert set(scenes["collection"]) == want == {"sentinel-2-c1-l2a", "sentinel-2-l2a"}
+    counts = scenes["collection"].value_counts()
+    assert (f"<code>sentinel-2-c1-l2a</code> {counts['sentinel-2-c1-l2a']}" in report)
 
 
 # --- the default period -------------------------------------------------------------
