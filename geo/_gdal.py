@@ -27,7 +27,7 @@ from typing import Any
 import rasterio
 
 __all__ = ["GDAL_SETTINGS", "rio_env", "apply_env", "configure_dask", "tap_http_headers",
-           "TAP_SETTINGS"]
+           "tap_transfer_faults", "TAP_SETTINGS"]
 
 GDAL_SETTINGS: dict[str, str] = {
     # Never list the "directory" of a remote file: on object stores a listing is a slow,
@@ -135,6 +135,9 @@ TAP_SETTINGS: dict[str, str] = {"CPL_DEBUG": "ON", "CPL_CURL_VERBOSE": "YES"}
 
 _GDAL_LOGGER = "rasterio._env"  # where rasterio sends GDAL's debug messages
 _HEADER_IN = "CURL_INFO_HEADER_IN:"
+# What curl says when a body ends before its Content-Length (GDAL 3.10 then keeps the
+# part it got and carries on: a cut COG header opens as a file without a CRS).
+_CUT_BODY = ("bytes missing", "transfer closed with", "Transferred a partial file")
 _tls = threading.local()
 _install_lock = threading.Lock()
 
@@ -153,11 +156,15 @@ class _HeaderTap(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         sink: list[str] | None = getattr(_tls, "sink", None)
-        if sink is not None and record.levelno <= logging.DEBUG:
+        cuts: list[str] | None = getattr(_tls, "cuts", None)
+        if (sink is not None or cuts is not None) and record.levelno <= logging.DEBUG:
             msg = record.getMessage()
             at = msg.find(_HEADER_IN)
-            if at >= 0:
+            if at >= 0 and sink is not None:
                 sink.append(msg[at + len(_HEADER_IN):].strip())
+            elif cuts is not None and "CURL_INFO_TEXT" in msg and any(
+                    c in msg for c in _CUT_BODY):
+                cuts.append(msg[msg.find("CURL_INFO_TEXT:") + 15:].strip())
             return False
         return record.levelno >= self.floor
 
@@ -193,3 +200,28 @@ def tap_http_headers() -> Iterator[list[str]]:
         yield sink
     finally:
         _tls.sink = previous
+
+
+@contextlib.contextmanager
+def tap_transfer_faults() -> Iterator[list[str]]:
+    """Collect what curl reports of bodies cut short, for GDAL's requests in this thread.
+
+    GDAL keeps the part of a range response it got when the body ends before its
+    ``Content-Length`` and opens or decodes from it; a read that saw a cut body must be
+    read again. Use it around a read under ``rio_env(**TAP_SETTINGS)``; the list fills
+    with curl's messages (``"end of response with 6255 bytes missing"``).
+
+    Examples
+    --------
+    >>> with tap_transfer_faults() as cuts:
+    ...     cuts
+    []
+    """
+    _install_tap()
+    cuts: list[str] = []
+    previous = getattr(_tls, "cuts", None)
+    _tls.cuts = cuts
+    try:
+        yield cuts
+    finally:
+        _tls.cuts = previous

@@ -68,7 +68,7 @@ from rasterio.windows import Window
 
 from geo import aoi as aoi_mod
 from geo import errors, harmonise
-from geo._gdal import TAP_SETTINGS, rio_env, tap_http_headers
+from geo._gdal import TAP_SETTINGS, rio_env, tap_http_headers, tap_transfer_faults
 from geo._memory import buffers_returned_at_once, return_freed_memory
 from geo._redact import redact_text, redact_url
 from geo.aoi import AOI
@@ -84,7 +84,7 @@ from geo.search import (
 from geo.store import Store, Validators, WindowEntry, head_validators, open_store, parse_validators
 
 __all__ = ["DEFAULT_BANDS", "REFLECTANCE_BANDS", "NOT_CLEAR", "SNOW", "load", "fetch",
-           "skipped_reads"]
+           "skipped_reads", "Expected", "expected_of"]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,114 @@ def _is_remote(href: str) -> bool:
     return urlsplit(href).scheme in ("http", "https", "s3", "gs", "az")
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What an item says about one asset's file; None where it says nothing.
+
+    From the STAC projection extension (``proj:epsg``/``proj:code`` of the asset or
+    the item, ``proj:transform`` and ``proj:shape`` of the asset) and the raster
+    extension (``raster:bands[0]``: ``data_type``, ``nodata``).
+    """
+
+    crs: CRS | None = None
+    transform: Affine | None = None
+    shape: tuple[int, int] | None = None  # (rows, cols)
+    dtype: str | None = None
+    nodata: float | None = None
+
+
+def _proj_crs(fields: Mapping[str, Any]) -> CRS | None:
+    code = fields.get("proj:code") or (
+        f"EPSG:{fields['proj:epsg']}" if fields.get("proj:epsg") else None)
+    if not code:
+        return None
+    try:
+        return CRS.from_user_input(str(code))
+    except rasterio.errors.CRSError:
+        log.info("ignoring unreadable CRS %r in item metadata", code)
+        return None
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def expected_of(item: pystac.Item, band: str) -> Expected:
+    """What ``item`` says about the file of its ``band`` asset.
+
+    Examples
+    --------
+    >>> import pystac, datetime as dt
+    >>> item = pystac.Item("x", None, None, dt.datetime(2022, 1, 1), {"proj:epsg": 32642})
+    >>> item.add_asset("red", pystac.Asset("r.tif", extra_fields={
+    ...     "proj:shape": [2, 3], "proj:transform": [10, 0, 0, 0, -10, 20],
+    ...     "raster:bands": [{"data_type": "uint16", "nodata": 0}]}))
+    >>> e = expected_of(item, "red")
+    >>> e.crs.to_epsg(), e.shape, e.dtype, e.nodata
+    (32642, (2, 3), 'uint16', 0.0)
+    """
+    asset = item.assets.get(band)
+    fields: dict[str, Any] = dict(asset.extra_fields) if asset is not None else {}
+    crs = _proj_crs(fields) or _proj_crs(item.properties)
+    t = fields.get("proj:transform")
+    transform = Affine(*map(float, t[:6])) if isinstance(t, list | tuple) and len(t) >= 6 else None
+    shape_ = fields.get("proj:shape")
+    shape = (int(shape_[0]), int(shape_[1])) if isinstance(shape_, list | tuple) and len(
+        shape_) == 2 else None
+    rb = fields.get("raster:bands")
+    first = rb[0] if isinstance(rb, list) and rb and isinstance(rb[0], dict) else {}
+    dtype = str(first["data_type"]) if first.get("data_type") else None
+    return Expected(crs, transform, shape, dtype, _float_or_none(first.get("nodata")))
+
+
+def _crs_text(crs: Any) -> str:
+    if crs is None:
+        return "none"
+    found = CRS.from_user_input(crs)
+    epsg = found.to_epsg()
+    return f"EPSG:{epsg}" if epsg else found.to_string()[:60]
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def _differences(src: Any, want: Expected) -> list[str]:
+    """How an open file differs from what its item says (and a missing CRS), as text."""
+    out = []
+    if src.crs is None or (want.crs is not None and CRS.from_user_input(src.crs) != want.crs):
+        out.append(f"CRS: expected {_crs_text(want.crs) if want.crs else 'one'}, "
+                   f"read {_crs_text(src.crs)}")
+    if want.shape is not None and (src.height, src.width) != want.shape:
+        out.append(f"shape (rows, cols): expected {want.shape}, read {(src.height, src.width)}")
+    if want.transform is not None and not all(
+            _close(a, b) for a, b in zip(tuple(src.transform)[:6], tuple(want.transform)[:6],
+                                         strict=True)):
+        out.append(f"transform: expected {tuple(want.transform)[:6]}, "
+                   f"read {tuple(src.transform)[:6]}")
+    if want.dtype is not None and src.dtypes[0] != want.dtype:
+        out.append(f"data type: expected {want.dtype}, read {src.dtypes[0]}")
+    if want.nodata is not None and src.nodata is not None and not (
+            _close(src.nodata, want.nodata) or (math.isnan(src.nodata) and math.isnan(want.nodata))):
+        out.append(f"nodata: expected {want.nodata:g}, read {src.nodata:g}")
+    return out
+
+
+class _Mismatch(Exception):
+    """A file opened as something else than its item says (transient until it persists)."""
+
+    def __init__(self, differences: list[str]) -> None:
+        super().__init__("; ".join(differences))
+        self.differences = differences
+
+
+class _CutBody(Exception):
+    """A response body ended before its Content-Length (GDAL read on from the part)."""
+
+
 def _pixel_window(src: Any, bounds: Sequence[float], crs: CRS) -> Window | None:
     """The whole-pixel window of ``src`` covering ``bounds`` (in ``crs``), or None."""
     if src.crs is None:
@@ -174,44 +282,58 @@ Read = tuple[np.ndarray, Affine, Any, float | None]
 
 
 def _read_remote(
-    href: str, bounds: Sequence[float], crs: CRS, **env: str
+    href: str, bounds: Sequence[float], crs: CRS, *, expect: Expected | None = None,
+    **env: str,
 ) -> tuple[Read | None, Validators]:
     """The window of a remote file (None if it misses) and the file's validators.
 
     The validators come from the headers of GDAL's own responses (its HEAD and range
     GETs), collected by :func:`geo._gdal.tap_http_headers`: no request of their own.
+    The open file is checked against ``expect`` (and must have a CRS): a difference
+    raises ``_Mismatch``; a body cut short under any request raises ``_CutBody``.
     """
-    with (tap_http_headers() as headers, rio_env(**TAP_SETTINGS, **env),
-          rasterio.open(_gdal_path(href)) as src):
-        window = _pixel_window(src, bounds, crs)
+    with (tap_http_headers() as headers, tap_transfer_faults() as cuts,
+          rio_env(**TAP_SETTINGS, **env), rasterio.open(_gdal_path(href)) as src):
+        differences = _differences(src, expect or Expected())
+        if differences and not cuts:
+            raise _Mismatch(differences)
+        window = None if differences else _pixel_window(src, bounds, crs)
         read = None
         if window is not None:
             read = (src.read(1, window=window), src.window_transform(window), src.crs,
                     src.nodata)
+    if cuts:
+        raise _CutBody(f"a response body was cut short ({cuts[0]})")
     return read, parse_validators(headers)
 
 
 READ_ATTEMPTS = 4
 """Whole-window read attempts before giving up; GDAL retries single requests on HTTP
 429/502/503/504 itself (``GDAL_HTTP_MAX_RETRY``), but not truncated bodies or resets in
-the middle of a body, which public object stores also produce."""
+the middle of a body, which public object stores also produce. A file that opens as
+something else than its item says (CRS, transform, shape, data type, nodata), or
+without a CRS, is read again too: a cut header read looks just like that."""
+
+_TRANSIENT = (rasterio.errors.RasterioError, _Mismatch, _CutBody)
 
 
 def _read_remote_retrying(
-    href: str, bounds: Sequence[float], crs: CRS, *, attempts: int = READ_ATTEMPTS,
-    delay: float = 0.5, fresh: bool = False,
+    href: str, bounds: Sequence[float], crs: CRS, *, expect: Expected | None = None,
+    attempts: int = READ_ATTEMPTS, delay: float = 0.5, fresh: bool = False,
 ) -> tuple[Read | None, Validators]:
     """:func:`_read_remote`, retried with exponential backoff on read errors.
 
     ``fresh``: the file changed since GDAL may have cached parts of it; read it anew.
+    Every retry bypasses GDAL's ``/vsicurl/`` cache of the file (size, header, blocks)
+    and opens a new dataset. The last attempt's error is raised.
     """
     for attempt in range(1, attempts + 1):
         # A retry must not be served from GDAL's cache of the failed attempt's blocks.
         uncached = fresh or attempt > 1
         env = {"CPL_VSIL_CURL_NON_CACHED": _gdal_path(href)} if uncached else {}
         try:
-            return _read_remote(href, bounds, crs, **env)
-        except rasterio.errors.RasterioError as exc:
+            return _read_remote(href, bounds, crs, expect=expect, **env)
+        except _TRANSIENT as exc:
             if attempt == attempts:
                 raise
             wait = delay * 2 ** (attempt - 1)
@@ -247,7 +369,20 @@ _SKIP_HINT = ("or go on without it: --skip-unreadable (geo review) or on_error='
               "ds.attrs['skipped']")
 
 
-def _fetch_local(item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS) -> Piece:
+def _mismatch_error(item_id: str, band: str, href: str, differences: Sequence[str],
+                    reads: int) -> errors.ReadError:
+    again = f"in all {reads} fresh reads" if reads > 1 else "read from disk"
+    return errors.ReadError(
+        f"Item {item_id}: the {band} asset {redact_url(href)} is not what the item says "
+        f"({again}): {'; '.join(differences)}. The file or the item's metadata is wrong: "
+        f"report it to the catalog's maintainers, {_SKIP_HINT}."
+    )
+
+
+def _fetch_local(
+    item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS,
+    expect: Expected | None = None,
+) -> Piece:
     path = _gdal_path(href)
     if not Path(path).is_file():
         raise errors.ReadError(
@@ -255,7 +390,9 @@ def _fetch_local(item_id: str, band: str, href: str, bounds: Sequence[float], cr
             f"the catalog's href, {_SKIP_HINT}."
         )
     try:
-        return _fetch_local_piece(item_id, band, href, bounds, crs)
+        return _fetch_local_piece(item_id, band, href, bounds, crs, expect)
+    except _Mismatch as exc:
+        raise _mismatch_error(item_id, band, href, exc.differences, 1) from None
     except rasterio.errors.RasterioError as exc:
         raise errors.ReadError(
             f"Item {item_id}: reading the {band} file {path} failed "
@@ -265,11 +402,15 @@ def _fetch_local(item_id: str, band: str, href: str, bounds: Sequence[float], cr
 
 
 def _fetch_local_piece(
-    item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS
+    item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS,
+    expect: Expected | None = None,
 ) -> Piece:
     """Check a local file and read its window once (corrupt tiles fail here, not later)."""
     path = _gdal_path(href)
     with rio_env(), rasterio.open(path) as src:
+        differences = _differences(src, expect or Expected())
+        if differences:
+            raise _Mismatch(differences)
         _check_dtype(src.dtypes[0], item_id, band, href)
         window = _pixel_window(src, bounds, crs)
         nodata = 0 if src.nodata is None else float(src.nodata)
@@ -282,7 +423,7 @@ def _fetch_local_piece(
 
 def _fetch_remote(
     store: Store, item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS,
-    *, checker: _ChangeCheck | None = None,
+    *, checker: _ChangeCheck | None = None, expect: Expected | None = None,
 ) -> Piece:
     crs_text = crs.to_string()
     key = store.window_key(item_id, band, href, crs_text, tuple(bounds))  # type: ignore[arg-type]
@@ -291,11 +432,14 @@ def _fetch_remote(
     if hit is not None and not changed:
         return _piece_from_entry(hit)
     try:
-        read, found = _read_remote_retrying(href, bounds, crs, fresh=changed)
-    except rasterio.errors.RasterioError as exc:
+        read, found = _read_remote_retrying(href, bounds, crs, expect=expect, fresh=changed)
+    except _Mismatch as exc:
+        raise _mismatch_error(item_id, band, href, exc.differences, READ_ATTEMPTS) from None
+    except (rasterio.errors.RasterioError, _CutBody) as exc:
         raise errors.ReadError(
             f"Reading {band} of item {item_id} from {redact_url(href)} (window {tuple(bounds)} "
-            f"in {crs_text}) failed: {redact_text(str(exc))}. The source may be down: run "
+            f"in {crs_text}) failed {READ_ATTEMPTS} times, the last time: "
+            f"{redact_text(str(exc))}. The source may be down: run "
             f"again to resume (windows already read are kept in the store), {_SKIP_HINT}."
         ) from exc
     entry = WindowEntry(key=key, item_id=item_id, asset=band, href=redact_url(href),
@@ -496,6 +640,7 @@ def fetch(
     shop = open_store(store)
     target = CRS.from_user_input(crs if not isinstance(crs, int) else f"EPSG:{crs}")
     jobs = [(item, band, _asset_href(item, band)) for item in items for band in bands]
+    expects = {(item.id, band): expected_of(item, band) for item in items for band in bands}
     out: dict[str, dict[str, Piece]] = {item.id: {} for item in items}
     if offline:
         _check_offline(shop, jobs, bounds, target)
@@ -508,7 +653,8 @@ def fetch(
           ThreadPoolExecutor(max(1, workers)) as pool):
         task = bar.add_task("fetch", total=len(jobs))
         futures = {
-            pool.submit(_fetch_one, shop, item.id, band, href, bounds, target, checker):
+            pool.submit(_fetch_one, shop, item.id, band, href, bounds, target, checker,
+                        expects[item.id, band]):
                 (item.id, band, href)
             for item, band, href in jobs
         }
@@ -538,11 +684,12 @@ def fetch(
 
 def _fetch_one(
     store: Store, item_id: str, band: str, href: str, bounds: Sequence[float], crs: CRS,
-    checker: _ChangeCheck | None = None,
+    checker: _ChangeCheck | None = None, expect: Expected | None = None,
 ) -> Piece:
     if _is_remote(href):
-        return _fetch_remote(store, item_id, band, href, bounds, crs, checker=checker)
-    return _fetch_local(item_id, band, href, bounds, crs)
+        return _fetch_remote(store, item_id, band, href, bounds, crs, checker=checker,
+                             expect=expect)
+    return _fetch_local(item_id, band, href, bounds, crs, expect)
 
 
 def _check_offline(

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -40,6 +41,7 @@ from shapely.geometry import box, shape
 
 from geo import aoi as aoi_mod
 from geo import errors
+from geo._redact import redact_url
 from geo.aoi import AOI
 from geo.store import Store, href_key, open_store
 
@@ -344,6 +346,49 @@ def _pc_modifier() -> Any:
     return planetary_computer.sign_inplace
 
 
+PAGE_ATTEMPTS = 4
+"""Reads of one STAC API page (JSON document) before giving up. urllib3 already retries
+error statuses and failed connections (``_stac_io``); these attempts cover what it
+cannot see: a body cut short or of the wrong length, or one that is not valid JSON."""
+
+
+def _page_fault(exc: Exception) -> bool:
+    """Whether a failed page read is worth reading again (not a 4xx, not retried yet)."""
+    from pystac_client.exceptions import APIError
+
+    if isinstance(exc, ValueError):  # a cut or garbled JSON body
+        return True
+    if isinstance(exc, APIError):
+        status = getattr(exc, "status_code", None)
+        return status is None and "Max retries exceeded" not in str(exc)
+    return False
+
+
+def _stac_io(delay: float = 0.5) -> Any:
+    """A pystac-client StacApiIO that retries statuses (urllib3) and pages (here)."""
+    from pystac_client.stac_api_io import StacApiIO
+    from urllib3.util.retry import Retry
+
+    class PageRetrying(StacApiIO):  # type: ignore[misc]
+        def read_json(self, source: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            for attempt in range(1, PAGE_ATTEMPTS + 1):
+                try:
+                    return dict(super().read_json(source, *args, **kwargs))
+                except Exception as exc:  # _page_fault sorts them out
+                    if attempt == PAGE_ATTEMPTS or not _page_fault(exc):
+                        raise
+                    wait = delay * 2 ** (attempt - 1)
+                    log.info("STAC API page %s failed (%s); retry %d/%d in %.1f s",
+                             redact_url(str(getattr(source, "href", source))),
+                             str(exc)[:120], attempt, PAGE_ATTEMPTS - 1, wait)
+                    time.sleep(wait)
+            raise AssertionError("unreachable: the loop returns or raises")
+
+    retry = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
+                  allowed_methods=None)
+    return PageRetrying(max_retries=retry)
+
+
 def _api_pages(
     url: str, *, collection: str, bbox: Sequence[float], datetime: str,
     max_cloud: float | None, limit: int, max_items: int | None, modifier: Any,
@@ -351,13 +396,9 @@ def _api_pages(
 ) -> list[dict[str, Any]]:
     from pystac_client import Client
     from pystac_client.exceptions import APIError
-    from pystac_client.stac_api_io import StacApiIO
-    from urllib3.util.retry import Retry
 
-    retry = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
-                  allowed_methods=None)
     try:
-        client = Client.open(url, modifier=modifier, stac_io=StacApiIO(max_retries=retry))
+        client = Client.open(url, modifier=modifier, stac_io=_stac_io())
         query = {"eo:cloud_cover": {"lte": max_cloud}} if max_cloud is not None else None
         found = client.search(collections=[collection], bbox=list(bbox), datetime=datetime,
                               query=query, limit=limit, max_items=max_items)
@@ -374,6 +415,12 @@ def _api_pages(
         raise errors.SourceUnavailable(
             f"The STAC API at {url} answered with an error: {exc}. Check the URL and "
             "collection, or try again later."
+        ) from exc
+    except ValueError as exc:  # a page that is still not JSON after PAGE_ATTEMPTS reads
+        raise errors.SourceUnavailable(
+            f"The STAC API at {url} sent a search page that is not valid JSON "
+            f"{PAGE_ATTEMPTS} times ({exc}): its responses are cut short or garbled. Try "
+            "again later, or use a local catalog (source=<folder>)."
         ) from exc
     except OSError as exc:  # requests' ConnectionError and friends
         raise errors.SourceUnavailable(
@@ -540,11 +587,11 @@ def _api_collections(url: str, modifier: Any) -> list[str] | None:
     from pystac_client.exceptions import APIError
 
     try:
-        client = Client.open(url, modifier=modifier)
+        client = Client.open(url, modifier=modifier, stac_io=_stac_io())
         if not client.conforms_to("COLLECTIONS"):
             return None  # it may still serve them; search each and see
         return [c.id for c in client.get_collections()]
-    except APIError:
+    except (APIError, ValueError):  # not listed, or not readable after PAGE_ATTEMPTS
         return None
     except OSError as exc:
         raise errors.SourceUnavailable(

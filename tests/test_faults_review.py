@@ -105,3 +105,70 @@ def test_search_through_a_faulty_stac_api(scenario_server, tmp_path):
                            store=tmp_path / "b")
         assert proxy.faults, "the proxy injected no fault"
     assert [i.id for i in noisy] == [i.id for i in clean]
+
+
+# --- faults in every phase: STAC API pages, HEADs, header reads, tiles ------------------
+
+OUTPUTS = ("activity.csv", "scenes.csv", "change.tif")
+
+
+def _api_review(server, out: Path, *, files_kw: dict, api_kw: dict,
+                store: Path | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """A review searched through a faulty STAC API and read through faulty files."""
+    with FaultProxy(server.files_url, **files_kw) as files, \
+            FaultProxy(server.stac_url, rewrite={server.files_url.rstrip("/"): files.url},
+                       **api_kw) as api:
+        run_review("bagram", source=api.url, start=START, end=END, images=IMAGES, out=out,
+                   store=store or out / "store", progress=False)
+        return files.fault_counts(), api.fault_counts()
+
+
+@pytest.fixture(scope="module")
+def clean_api(scenario_server, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("clean-api") / "review"
+    _api_review(scenario_server, out, files_kw={"rate": 0.0}, api_kw={"rate": 0.0})
+    return out
+
+
+def _same_outputs(out: Path, clean: Path) -> None:
+    for name in OUTPUTS:
+        assert (out / name).read_bytes() == (clean / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(("rate", "seed"), [(0.05, 5), (0.15, 11)])
+def test_review_through_faults_in_every_phase_is_identical(
+    scenario_server, clean_api, tmp_path, rate, seed
+):
+    files, api = _api_review(
+        scenario_server, tmp_path / "r",
+        files_kw={"rate": rate, "seed": seed, "slow_seconds": 0.05},
+        api_kw={"rate": max(rate, 0.3), "seed": seed, "slow_seconds": 0.05})
+    assert sum(files.values()) >= 3 and api, (files, api)  # both phases faulted
+    _same_outputs(tmp_path / "r", clean_api)
+    assert _store_sound(tmp_path / "r" / "store") > 0
+
+
+def test_every_header_read_and_page_cut_once_is_identical(scenario_server, clean_api, tmp_path):
+    cuts = ("truncate", "short", "length")
+    files, api = _api_review(
+        scenario_server, tmp_path / "r",
+        files_kw={"rate": 1.0, "kinds": cuts, "first_only": True},
+        api_kw={"rate": 1.0, "kinds": cuts})
+    assert {"truncate", "short"} <= set(files) and sum(files.values()) >= 20, files
+    assert set(api) & {"truncate", "short"}, api  # pages cut: decode errors, read again
+    _same_outputs(tmp_path / "r", clean_api)
+    assert _store_sound(tmp_path / "r" / "store") > 0
+
+
+def test_header_reads_cut_for_good_stop_with_the_scene_and_the_cause(scenario_dir, files,
+                                                                      tmp_path):
+    with FaultProxy(files.url, rate=1.0, kinds=("truncate",), first_only=True,
+                    persistent=True, only="SCL.tif") as proxy:
+        catalog = _catalog(scenario_dir, proxy.url, tmp_path / "cat")
+        with pytest.raises(errors.ReadError) as info:
+            _review(catalog, tmp_path / "r")
+    message = str(info.value)
+    assert "SCL.tif" in message and "S2" in message and "scl" in message
+    assert "cut short" in message and "has no CRS" not in message
+    _store_sound(tmp_path / "r" / "store")
+    assert not (tmp_path / "r" / "report.html").exists()

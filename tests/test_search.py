@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pystac
 import pytest
+import rasterio
 from stac_geoparquet.arrow import parse_stac_items_to_arrow
 
 import geo
@@ -319,6 +320,9 @@ def test_real_earth_search_items_with_s3_assets_load_over_loopback(
     with FileServer(raster) as files:
         for key, name in served.items():
             item["assets"][key]["href"] = files.url + name
+            with rasterio.open(raster / name) as src:  # the fixture files are decimated
+                item["assets"][key]["proj:shape"] = [src.height, src.width]
+                item["assets"][key]["proj:transform"] = list(src.transform)[:6]
         cat = tmp_path / "cat"
         _write_ndjson(cat, [item])
         items = search(site, "2020-02-01", "2020-02-28", source=cat, progress=False)

@@ -8,8 +8,19 @@ answered with a fault instead, chosen deterministically from a seed:
 - ``429``: "too many requests" with a ``Retry-After`` header;
 - ``reset``: the connection is closed with a TCP reset before any response;
 - ``slow``: the right response, after a delay;
-- ``truncate``: the right headers, then only half of the body;
-- ``length``: a ``Content-Length`` larger than the body that follows.
+- ``truncate``: the right headers (the full ``Content-Length``), then only part of the
+  body (1/16 to 1/2, chosen per request) and a closed connection;
+- ``length``: a ``Content-Length`` larger than the body that follows;
+- ``short``: a ``Content-Length`` smaller than the body (the client reads a cut body and
+  no error from the transport).
+
+Faults reach every phase: ``HEAD`` requests (statuses and resets; ``methods=("HEAD",)``
+targets them alone), the first read of each file (``first_only=True``: only the request
+that repeats a path's first ``GET`` range, i.e. a COG's header read, can fault), range
+reads of tiles, and the ``GET``/``POST`` pages of a STAC API. The upstream's own URL in
+response bodies (a STAC API's links) is rewritten to the proxy's, so a client that
+follows links stays behind the proxy; ``rewrite`` adds more (e.g. the file server's URL
+in item hrefs, to put a second proxy in front of the files).
 
 With ``burst=k`` a faulty request fails ``k`` times in a row and then goes through, so a
 client with bounded retries finishes; with ``persistent=True`` it never goes through.
@@ -29,6 +40,8 @@ import socket
 import struct
 import threading
 import time
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -37,7 +50,8 @@ from urllib.parse import urlsplit
 
 __all__ = ["FAULT_KINDS", "FaultProxy", "ProxyEvent"]
 
-FAULT_KINDS: tuple[str, ...] = ("500", "502", "503", "429", "reset", "slow", "truncate", "length")
+FAULT_KINDS: tuple[str, ...] = ("500", "502", "503", "429", "reset", "slow", "truncate", "length",
+                                 "short")
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
 
@@ -62,13 +76,20 @@ class _State:
     slow_seconds: float
     retry_after: int
     only: str | None
+    first_only: bool = False
+    methods: tuple[str, ...] | None = None
     attempts: dict[tuple[str, str, str | None], int] = field(default_factory=dict)
+    first_range: dict[str, str | None] = field(default_factory=dict)
     events: list[ProxyEvent] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def choose(self, method: str, path: str, rng: str | None) -> str | None:
         """The fault for this request, or None to forward it untouched."""
         if self.only and self.only not in path:
+            return None
+        if self.methods is not None and method not in self.methods:
+            return None
+        if self.first_only and not self._is_first_read(method, path, rng):
             return None
         key = (method, path, rng)
         digest = hashlib.sha256(f"{self.seed}|{method}|{path}|{rng}".encode()).digest()
@@ -81,6 +102,20 @@ class _State:
         if not self.persistent and n >= self.burst:
             return None
         return self.kinds[(digest[8] + n) % len(self.kinds)]
+
+    def kept(self, size: int, method: str, path: str, rng: str | None) -> int:
+        """Bytes of a body of ``size`` that a ``truncate``/``short`` fault lets through:
+        1/16 to 1/2 of it, chosen per request (a header read may be cut anywhere)."""
+        digest = hashlib.sha256(f"{self.seed}|cut|{method}|{path}|{rng}".encode()).digest()
+        return size * (1 + digest[0] % 8) // 16
+
+    def _is_first_read(self, method: str, path: str, rng: str | None) -> bool:
+        """Whether this is (a repeat of) the path's first GET: a COG's header read."""
+        if method != "GET":
+            return False
+        with self.lock:
+            first = self.first_range.setdefault(path, rng)
+        return first == rng
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -119,6 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(state.slow_seconds)
         status, headers, payload = self._forward(body)
+        payload = self.server.rewrite(payload)
         self._record(fault, status)
         self.send_response(status)
         for name, value in headers:
@@ -131,17 +167,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(size))
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(payload[: len(payload) // 2])
+                self.wfile.write(payload[: state.kept(len(payload), self.command, self.path,
+                                                      self.headers.get("Range"))])
             self.close_connection = True
             return
-        claimed = size + (1024 if fault == "length" else 0)
+        short = state.kept(size, self.command, self.path, self.headers.get("Range"))
+        claimed = {"length": size + 1024, "short": short}.get(fault or "", size)
         self.send_header("Content-Length", str(claimed))
-        if fault == "length":
+        if fault in ("length", "short"):
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
-        if fault == "length":
+        if fault in ("length", "short"):
             self.close_connection = True
 
     def _fail(self, status: int) -> None:
@@ -168,7 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
         up = self.server.upstream
         conn = http.client.HTTPConnection(up.hostname or "127.0.0.1", up.port or 80, timeout=60)
         try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+            # identity bodies, so the rewriting of URLs in them works
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in _HOP and k.lower() != "accept-encoding"}
             headers["Host"] = up.netloc
             conn.request(self.command, self.path, body=body or None, headers=headers)
             resp = conn.getresponse()
@@ -182,6 +222,12 @@ class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
     upstream: Any
     state: _State
+    replacements: list[tuple[bytes, bytes]]
+
+    def rewrite(self, payload: bytes) -> bytes:
+        for old, new in self.replacements:
+            payload = payload.replace(old, new)
+        return payload
 
 
 class FaultProxy:
@@ -205,6 +251,21 @@ class FaultProxy:
         Delay of ``slow`` faults; ``Retry-After`` seconds sent with 429.
     only
         Fault only requests whose path contains this text.
+    first_only
+        Fault only each path's first ``GET`` (and its repeats: the same range), which
+        for a COG is the header read; with ``rate=1.0`` every file's header read faults.
+    methods
+        Fault only these methods (e.g. ``("HEAD",)``); default all.
+    rewrite
+        Extra ``{old: new}`` text replacements in response bodies; the upstream's base
+        URL always becomes the proxy's.
+
+    Examples
+    --------
+    >>> with FaultProxy("http://127.0.0.1:9", rate=1.0, kinds=("truncate",),
+    ...                 first_only=True) as proxy:  # doctest: +SKIP
+    ...     proxy.fault_counts()
+    {}
     """
 
     def __init__(
@@ -219,6 +280,9 @@ class FaultProxy:
         slow_seconds: float = 0.3,
         retry_after: int = 1,
         only: str | None = None,
+        first_only: bool = False,
+        methods: tuple[str, ...] | None = None,
+        rewrite: Mapping[str, str] | None = None,
     ) -> None:
         unknown = set(kinds) - set(FAULT_KINDS)
         if unknown:
@@ -226,7 +290,11 @@ class FaultProxy:
         self._server = _ProxyServer(("127.0.0.1", 0), _Handler)
         self._server.upstream = urlsplit(upstream.rstrip("/"))
         self._server.state = _State(rate, kinds, burst, persistent, seed, slow_seconds,
-                                    retry_after, only)
+                                    retry_after, only, first_only,
+                                    None if methods is None else tuple(methods))
+        own = {upstream.rstrip("/"): self.url, **(rewrite or {})}
+        self._server.replacements = [(a.encode(), b.encode()) for a, b in
+                                     sorted(own.items(), key=lambda kv: -len(kv[0]))]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -246,6 +314,10 @@ class FaultProxy:
     def faults(self) -> list[ProxyEvent]:
         """The requests that were answered with a fault (slow ones included)."""
         return [e for e in self.events if e.fault]
+
+    def fault_counts(self) -> dict[str, int]:
+        """How many faults of each kind were injected so far."""
+        return dict(Counter(str(e.fault) for e in self.faults))
 
     def close(self) -> None:
         """Stop the proxy."""
