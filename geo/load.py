@@ -292,19 +292,32 @@ def _read_remote(
     The open file is checked against ``expect`` (and must have a CRS): a difference
     raises ``_Mismatch``; a body cut short under any request raises ``_CutBody``.
     """
-    with (tap_http_headers() as headers, tap_transfer_faults() as cuts,
-          rio_env(**TAP_SETTINGS, **env), rasterio.open(_gdal_path(href)) as src):
+    with tap_http_headers() as headers, tap_transfer_faults() as cuts:
+        try:
+            read = _read_checked(href, bounds, crs, expect, cuts, env)
+        except rasterio.errors.RasterioError as exc:
+            if cuts:  # the error is the cut's consequence: name the cause
+                raise _CutBody(f"a response body was cut short ({cuts[0]})") from exc
+            raise
+    if cuts:
+        raise _CutBody(f"a response body was cut short ({cuts[0]})")
+    return read, parse_validators(headers)
+
+
+def _read_checked(
+    href: str, bounds: Sequence[float], crs: CRS, expect: Expected | None, cuts: list[str],
+    env: Mapping[str, str],
+) -> Read | None:
+    """Open a remote file, check it against its item, read the window (None: missed)."""
+    with rio_env(**TAP_SETTINGS, **env), rasterio.open(_gdal_path(href)) as src:
         differences = _differences(src, expect or Expected())
         if differences and not cuts:
             raise _Mismatch(differences)
         window = None if differences else _pixel_window(src, bounds, crs)
-        read = None
-        if window is not None:
-            read = (src.read(1, window=window), src.window_transform(window), src.crs,
-                    src.nodata)
-    if cuts:
-        raise _CutBody(f"a response body was cut short ({cuts[0]})")
-    return read, parse_validators(headers)
+        if window is None:
+            return None
+        return (src.read(1, window=window), src.window_transform(window), src.crs,
+                src.nodata)
 
 
 READ_ATTEMPTS = 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,7 +83,11 @@ def test_moderate_faults_same_result(scenario_dir, files, clean, tmp_path):
     assert _store_sound(tmp_path / "r" / "store") > 0
 
 
-def test_persistent_faults_stop_with_the_scene_and_url(scenario_dir, files, tmp_path):
+def test_persistent_faults_stop_with_the_scene_and_url(scenario_dir, files, tmp_path,
+                                                       monkeypatch):
+    # GDAL's own retries of a 503 (5, backing off to 8 s) only make this test slow; geo's
+    # whole-read retries are what it checks. A user's setting in the environment wins.
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "1")
     with FaultProxy(files.url, rate=1.0, kinds=("503",), persistent=True,
                     only="B08.tif") as proxy:
         catalog = _catalog(scenario_dir, proxy.url, tmp_path / "cat")
@@ -172,3 +177,36 @@ def test_header_reads_cut_for_good_stop_with_the_scene_and_the_cause(scenario_di
     assert "cut short" in message and "has no CRS" not in message
     _store_sound(tmp_path / "r" / "store")
     assert not (tmp_path / "r" / "report.html").exists()
+
+
+def test_rerun_whose_heads_fail_finishes_from_the_store(scenario_dir, files, clean, tmp_path,
+                                                       caplog):
+    """An online rerun asks one HEAD per stored file; a host whose HEADs keep failing is
+    taken as unchanged: the rerun uses the store, warns once for the host, reads nothing."""
+    store = tmp_path / "store"
+    with FaultProxy(files.url, rate=0.0) as proxy:  # one proxy: same URLs, same store keys
+        catalog = _catalog(scenario_dir, proxy.url, tmp_path / "cat")
+        run_review("bagram", source=catalog, start=START, end=END, images=IMAGES,
+                   out=tmp_path / "first", store=store, progress=False)
+        stored = _store_sound(store)
+        kinds = ("503", "reset")
+        proxy.configure(rate=1.0, kinds=kinds, methods=("HEAD",), persistent=True)
+        seen = len(proxy.events)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="geo.load"):
+            run_review("bagram", source=catalog, start=START, end=END, images=IMAGES,
+                       out=tmp_path / "again", store=store, progress=False)
+        rerun = proxy.events[seen:]
+    host = proxy.url.removeprefix("http://")
+    warned = [r for r in caplog.records if r.name == "geo.load" and host in r.getMessage()
+              and "Using the stored windows" in r.getMessage()]
+    loads = {r.getMessage() for r in warned}
+    assert len(warned) == len(loads) >= 1, [r.getMessage() for r in caplog.records]
+    assert rerun and {e.method for e in rerun} == {"HEAD"}  # zero range reads, zero GETs
+    assert {e.fault for e in rerun} == set(kinds)  # every HEAD failed, both ways
+    for name in OUTPUTS:
+        assert (tmp_path / "again" / name).read_bytes() == \
+            (tmp_path / "first" / name).read_bytes(), name
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again" / "activity.csv"),
+                                  pd.read_csv(clean / "activity.csv"))
+    assert _store_sound(store) == stored  # nothing added, nothing lost

@@ -52,6 +52,8 @@ __all__ = ["FAULT_KINDS", "FaultProxy", "ProxyEvent"]
 
 FAULT_KINDS: tuple[str, ...] = ("500", "502", "503", "429", "reset", "slow", "truncate", "length",
                                  "short")
+_SETTINGS = {"rate", "kinds", "burst", "persistent", "seed", "slow_seconds", "retry_after",
+             "only", "first_only", "methods"}
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
 
@@ -318,6 +320,35 @@ class FaultProxy:
     def fault_counts(self) -> dict[str, int]:
         """How many faults of each kind were injected so far."""
         return dict(Counter(str(e.fault) for e in self.faults))
+
+    def configure(self, **settings: Any) -> None:
+        """Change the fault settings of the running proxy (same port, same URL).
+
+        Takes the keyword settings of the constructor except ``upstream`` and
+        ``rewrite`` (``rate``, ``kinds``, ``burst``, ``persistent``, ``seed``,
+        ``slow_seconds``, ``retry_after``, ``only``, ``first_only``, ``methods``). The
+        counts of repeated requests and first reads start afresh; the events so far are
+        kept.
+
+        Examples
+        --------
+        >>> with FaultProxy("http://127.0.0.1:9", rate=0.0) as proxy:  # doctest: +SKIP
+        ...     proxy.configure(rate=1.0, kinds=("503",), methods=("HEAD",))
+        """
+        state = self._server.state
+        unknown = set(settings) - _SETTINGS
+        if unknown:
+            raise ValueError(f"unknown proxy settings {sorted(unknown)}; use {sorted(_SETTINGS)}")
+        bad = set(settings.get("kinds", ())) - set(FAULT_KINDS)
+        if bad:
+            raise ValueError(f"unknown fault kinds {sorted(bad)}; use {FAULT_KINDS}")
+        if settings.get("methods") is not None:
+            settings["methods"] = tuple(settings["methods"])
+        with state.lock:
+            for name, value in settings.items():
+                setattr(state, name, tuple(value) if name == "kinds" else value)
+            state.attempts.clear()
+            state.first_range.clear()
 
     def close(self) -> None:
         """Stop the proxy."""
