@@ -192,14 +192,8 @@ def tap_http_headers() -> Iterator[list[str]]:
     ...     lines
     []
     """
-    _install_tap()
-    sink: list[str] = []
-    previous = getattr(_tls, "sink", None)
-    _tls.sink = sink
-    try:
-        yield sink
-    finally:
-        _tls.sink = previous
+    with _collecting("sink") as lines:
+        yield lines
 
 
 @contextlib.contextmanager
@@ -217,11 +211,18 @@ def tap_transfer_faults() -> Iterator[list[str]]:
     ...     cuts
     []
     """
+    with _collecting("cuts") as lines:
+        yield lines
+
+
+@contextlib.contextmanager
+def _collecting(slot: str) -> Iterator[list[str]]:
+    """A fresh list in this thread's tap ``slot`` (``sink`` or ``cuts``), restored after."""
     _install_tap()
-    cuts: list[str] = []
-    previous = getattr(_tls, "cuts", None)
-    _tls.cuts = cuts
+    lines: list[str] = []
+    previous = getattr(_tls, slot, None)
+    setattr(_tls, slot, lines)
     try:
-        yield cuts
+        yield lines
     finally:
-        _tls.cuts = previous
+        setattr(_tls, slot, previous)
