@@ -171,7 +171,7 @@ def _proj_crs(fields: Mapping[str, Any]) -> CRS | None:
         return None
     try:
         return CRS.from_user_input(str(code))
-    except rasterio.errors.CRSError:
+    except (rasterio.errors.CRSError, ValueError):
         log.info("ignoring unreadable CRS %r in item metadata", code)
         return None
 
@@ -181,6 +181,17 @@ def _float_or_none(value: Any) -> float | None:
         return None if value is None else float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _numbers(value: Any, least: int) -> list[float] | None:
+    """A list of at least ``least`` finite numbers, or None (metadata that do not parse
+    say nothing rather than break the load)."""
+    if not isinstance(value, list | tuple) or len(value) < least:
+        return None
+    out = [_float_or_none(v) for v in value]
+    if any(v is None or not math.isfinite(v) for v in out):
+        return None
+    return [float(v) for v in out if v is not None]
 
 
 def expected_of(item: pystac.Item, band: str) -> Expected:
@@ -200,11 +211,10 @@ def expected_of(item: pystac.Item, band: str) -> Expected:
     asset = item.assets.get(band)
     fields: dict[str, Any] = dict(asset.extra_fields) if asset is not None else {}
     crs = _proj_crs(fields) or _proj_crs(item.properties)
-    t = fields.get("proj:transform")
-    transform = Affine(*map(float, t[:6])) if isinstance(t, list | tuple) and len(t) >= 6 else None
-    shape_ = fields.get("proj:shape")
-    shape = (int(shape_[0]), int(shape_[1])) if isinstance(shape_, list | tuple) and len(
-        shape_) == 2 else None
+    t = _numbers(fields.get("proj:transform"), 6)
+    transform = Affine(*t[:6]) if t is not None and len(t) >= 6 else None
+    shape_ = _numbers(fields.get("proj:shape"), 2)
+    shape = (int(shape_[0]), int(shape_[1])) if shape_ is not None and len(shape_) == 2 else None
     rb = fields.get("raster:bands")
     first = rb[0] if isinstance(rb, list) and rb and isinstance(rb[0], dict) else {}
     dtype = str(first["data_type"]) if first.get("data_type") else None

@@ -356,7 +356,7 @@ def _page_fault(exc: Exception) -> bool:
     """Whether a failed page read is worth reading again (not a 4xx, not retried yet)."""
     from pystac_client.exceptions import APIError
 
-    if isinstance(exc, ValueError):  # a cut or garbled JSON body
+    if isinstance(exc, json.JSONDecodeError):  # a cut or garbled JSON body (requests' too)
         return True
     if isinstance(exc, APIError):
         status = getattr(exc, "status_code", None)
@@ -416,11 +416,16 @@ def _api_pages(
             f"The STAC API at {url} answered with an error: {exc}. Check the URL and "
             "collection, or try again later."
         ) from exc
-    except ValueError as exc:  # a page that is still not JSON after PAGE_ATTEMPTS reads
+    except json.JSONDecodeError as exc:  # still not JSON after PAGE_ATTEMPTS reads
         raise errors.SourceUnavailable(
             f"The STAC API at {url} sent a search page that is not valid JSON "
             f"{PAGE_ATTEMPTS} times ({exc}): its responses are cut short or garbled. Try "
             "again later, or use a local catalog (source=<folder>)."
+        ) from exc
+    except ValueError as exc:
+        raise errors.SourceUnavailable(
+            f"The STAC API at {url} sent a search page geo cannot use ({exc}). Check the "
+            "URL and collection."
         ) from exc
     except OSError as exc:  # requests' ConnectionError and friends
         raise errors.SourceUnavailable(
@@ -628,7 +633,7 @@ def _api_items(
         cached = _cached_items(shop, _query_key(location, queries[coll]), t1, offline=offline,
                                refresh=refresh, what=what, max_age=max_age)
         if cached is not None:
-            found[coll] = cached
+            found[coll] = [{**f, "collection": f.get("collection") or coll} for f in cached]
     missing = [c for c in wanted if c not in found]
     if missing and offline:
         if found:
@@ -656,12 +661,9 @@ def _api_items(
                              datetime=f"{_iso(t0)}/{_iso(t1)}", max_cloud=max_cloud,
                              limit=limit, max_items=max_items, modifier=modifier,
                              progress=progress)
-            raw = [f for f in raw if f.get("collection") in (None, coll)]
+            raw = [{**f, "collection": coll} for f in raw if f.get("collection") in (None, coll)]
         shop.put_search(_query_key(location, queries[coll]), queries[coll], raw)
         found[coll] = raw
-    for coll, feats in found.items():
-        for f in feats:
-            f.setdefault("collection", coll)
     return [f for c in wanted for f in found.get(c, [])]
 
 

@@ -62,6 +62,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -245,7 +246,7 @@ def head_validators(url: str, *, timeout: float = 15.0, attempts: int = 3) -> Va
                     f"{redact_url(url)} answered HTTP {exc.code} to a HEAD request: the file "
                     "is gone or not readable. Check the catalog's href."
                 ) from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             last = exc
     raise errors.SourceUnavailable(
         f"Could not check whether {redact_url(url)} changed ({last}); the server does not "
@@ -485,8 +486,9 @@ class Store:
             return
         with self.locked():
             merged = self._compact_locked()
+            stamp = self._stamp_now()  # under the writer lock: no other line slips in
         with self._lock:
-            self._manifest, self._stamp = merged, self._stamp_now()
+            self._manifest, self._stamp = merged, stamp
 
     def _compact_locked(self, drop: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
         """Write manifest = manifest + journal - ``drop``; empty the journal. Lock held."""
@@ -529,8 +531,9 @@ class Store:
             self._write_manifest(windows)
             with contextlib.suppress(FileNotFoundError):
                 os.truncate(self.root / JOURNAL, 0)
+            stamp = self._stamp_now()
         with self._lock:
-            self._manifest, self._stamp = windows, self._stamp_now()
+            self._manifest, self._stamp = windows, stamp
             self._pending = {}
         return len(windows)
 
@@ -703,8 +706,9 @@ class Store:
                     problem.path.unlink()  # the file first: an unlisted file is never trusted
                 done.append(problem)
             merged = self._compact_locked(drop=[p.key for p in done])
+            stamp = self._stamp_now()
         with self._lock:
-            self._manifest, self._stamp = merged, self._stamp_now()
+            self._manifest, self._stamp = merged, stamp
             for p in done:
                 self._pending.pop(p.key, None)
         for p in done:

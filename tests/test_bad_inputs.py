@@ -259,4 +259,5 @@ def test_skip_unreadable_goes_on_past_a_corrupt_scene_and_lists_it(
     listed = scenes[scenes["unreadable"].fillna("").str.contains(victim["id"])]
     assert len(listed) == 1 and "red" in listed["unreadable"].iloc[0]
     assert scenes["unreadable"].fillna("").str.len().gt(0).sum() == 1
-    assert set(scenes["collection"].dropna()) <= {"sentinel-2-c1-l2a", "sentinel-2-l2a"}
+    assert scenes["collection"].notna().all()
+    assert set(scenes["collection"]) <= {"sentinel-2-c1-l2a", "sentinel-2-l2a"}

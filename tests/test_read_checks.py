@@ -191,3 +191,19 @@ def test_a_header_read_cut_once_loads_the_same_values(real_fixtures, tmp_path):
         np.testing.assert_array_equal(cut[band].values, clean[band].values)
     assert np.isfinite(cut["red"].values).any()
     assert len(Store(tmp_path / "b").entries()) == len(FILES)
+
+
+def test_metadata_that_do_not_parse_say_nothing_rather_than_break_the_load() -> None:
+    import datetime as dt
+
+    import pystac
+
+    from geo.load import expected_of
+
+    item = pystac.Item("x", None, None, dt.datetime(2022, 1, 1), {"proj:epsg": "not-a-code"})
+    item.add_asset("red", pystac.Asset("r.tif", extra_fields={
+        "proj:shape": ["a", 3], "proj:transform": [10, 0, None, 0, -10, 20],
+        "raster:bands": [{"data_type": "uint16", "nodata": "n/a"}]}))
+    want = expected_of(item, "red")
+    assert (want.crs, want.transform, want.shape, want.nodata) == (None, None, None, None)
+    assert want.dtype == "uint16"

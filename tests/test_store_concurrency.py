@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +38,10 @@ def _run(stac: str, store: str, aoi: str, out: str, go: str = "-") -> None:
     import geo
 
     Path(out + ".ready").touch()
+    deadline = time.monotonic() + 120  # never outlive a test that gave up
     while go != "-" and not Path(go).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("no go signal within 120 s")
         time.sleep(0.01)
     items = geo.search(aoi, START, END, source=stac, progress=False, store=store)
     ds = geo.load(items, aoi, bands=BANDS, store=store, progress=False, workers=4)
@@ -123,10 +127,15 @@ def test_two_processes_share_one_store(alone: dict[str, Any], scenario_server: A
     outs = [tmp_path / "a.npz", tmp_path / "b.npz"]
     procs = [_start(scenario_server.stac_url, store, aoi, out, go)
              for aoi, out in zip(("bagram", alone["part"]), outs, strict=True)]
-    _wait_ready(outs, procs)
-    go.touch()
-    for proc in procs:
-        _finish(proc)
+    try:
+        _wait_ready(outs, procs)
+        go.touch()
+        for proc in procs:
+            _finish(proc)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
     for out, expected in zip(outs, alone["arrays"], strict=True):
         _assert_same(_arrays(out), expected)
     shared = _assert_store_sound(store)
@@ -134,10 +143,12 @@ def test_two_processes_share_one_store(alone: dict[str, Any], scenario_server: A
 
 
 def _wait_ready(outs: list[Path], procs: list[subprocess.Popen[str]]) -> None:
+    deadline = time.monotonic() + 120
     for out, proc in zip(outs, procs, strict=True):
         while not Path(str(out) + ".ready").exists():
             if proc.poll() is not None:
                 _finish(proc)
+            assert time.monotonic() < deadline, "a writer process did not start in 120 s"
             threading.Event().wait(0.01)
 
 
