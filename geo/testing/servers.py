@@ -159,17 +159,17 @@ class _RangeHandler(BaseHTTPRequestHandler):
         self, status: int, body: bytes, rng: str | None, head: bool,
         headers: dict[str, str] | None = None,
     ) -> None:
+        sent = 0 if head else len(body)
+        path = urllib.parse.urlsplit(self.path).path
+        self.owner._record(Request(self.command, path, rng, status, sent))  # before: no race
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()
-        sent = 0 if head else len(body)
         if sent:
             self.wfile.write(body)
-        path = urllib.parse.urlsplit(self.path).path
-        self.owner._record(Request(self.command, path, rng, status, sent))
 
 
 class RangeFileServer(_Base):
@@ -246,12 +246,14 @@ class _JsonHandler(BaseHTTPRequestHandler):
         body = json.loads(raw) if raw else None
         status, obj = owner.route(self.command, split.path, urllib.parse.parse_qs(split.query), body)
         data = json.dumps(obj).encode()
+        # Recorded before the answer goes out: a client that has its answer finds its
+        # request in ``requests`` (no race with a test counting them).
+        owner._record(Request(self.command, self.path, None, status, len(data), raw))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        owner._record(Request(self.command, self.path, None, status, len(data), raw))
 
 
 class JsonRouteServer(_Base):
