@@ -481,7 +481,8 @@ def render_report(
                           highlight="selected", percent=["clear_fraction"]) + "</details>")
     if files:
         parts.append("<h2 id='files'>Files of this review</h2><ul>"
-                     + "".join(f"<li><code>{html.escape(f)}</code></li>" for f in files) + "</ul>")
+                     + "".join(f"<li><a href='{html.escape(f)}'><code>{html.escape(f)}</code></a>"
+                               "</li>" for f in files) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -39,7 +40,8 @@ from geo.select import Basis, BeforeAfter, KeyDate, events_for, select_scenes
 
 __all__ = ["OUTPUTS", "BAGRAM_PERIOD", "ReviewPeriod", "ReviewResult", "run_review",
            "review_stack", "check_day", "check_period", "check_source", "choose_period",
-           "latest_pass", "main_change", "pick_before_after"]
+           "latest_pass", "main_change", "pick_before_after", "change_points_table",
+           "write_objects", "with_sources"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,9 @@ OUTPUTS: dict[str, str] = {
     "zones.png": "the AOI's zones over a clear scene",
     "timelapse.gif": "the selected images, animated",
     "change.tif": "the change map between the before/after pair (Cloud Optimized GeoTIFF)",
+    "change_points.csv": "each change found: date, interval, direction, size, sensor",
+    "objects.geojson": "each aircraft-sized object detected, per date: zone, area, length, "
+                       "confidence, item id (points, lon/lat)",
     "report.html": "self-contained report: figures, tables, method, provenance",
 }
 """Files a review folder holds, with what each is."""
@@ -613,6 +618,7 @@ def review_stack(
     clear: pd.DataFrame | None = None,
     activity: pd.DataFrame | None = None,
     change_points: Any = None,
+    objects: pd.DataFrame | None = None,
 ) -> ReviewResult:
     """The review's analysis and outputs, from a loaded stack (steps 3 to 9 of :func:`run_review`).
 
@@ -632,6 +638,9 @@ def review_stack(
     clear, activity, change_points
         Precomputed results of :func:`geo.mask.zone_clear_fraction`,
         :func:`geo.activity_index` and :func:`geo.when.change_points`; computed when None.
+    objects
+        The objects table of :func:`geo.activity.analyse` that goes with a precomputed
+        ``activity`` (for ``objects.geojson``); found with the activity when that is None.
     images, out, key_dates, min_clear, source_label, timelapse_size
         As for :func:`run_review`.
 
@@ -661,7 +670,7 @@ def review_stack(
         clear = _clear_fractions(stack, area)
     _check_some_clear(clear, area, t0, t1)
     if activity is None:
-        activity = _activity(stack, area)
+        activity, objects = _activity(stack, area)
     if activity.attrs.get("reference"):
         notes.append(f"empty state fitted to {activity.attrs['reference']}")
     changes = change_points if change_points is not None else _change_points(activity, notes)
@@ -671,6 +680,10 @@ def review_stack(
                            min_clear=min_clear)
     scenes = with_sources(scenes, stack)
     files = _write_tables(folder, activity, scenes)
+    files["change_points.csv"] = _atomic_csv(
+        change_points_table(changes, synthetic=synthetic), folder / "change_points.csv")
+    files["objects.geojson"] = write_objects(objects, stack, area, folder / "objects.geojson",
+                                             activity=activity, synthetic=synthetic)
     pair = pick_before_after(scenes, changes, events)
     log.info("before/after: %s", pair.caption())
     change = _change_map(stack, pair.before, pair.after, folder, files, notes)
@@ -784,11 +797,108 @@ def _check_some_clear(clear: pd.DataFrame, area: AOI, t0: Any, t1: Any,
         )
 
 
-def _activity(stack: Any, area: AOI) -> pd.DataFrame:
-    from geo.activity import activity_index
+def _activity(stack: Any, area: AOI) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The activity table (as :func:`geo.activity_index` gives it) and its objects."""
+    from geo.activity import analyse
 
     _step(3, "activity index")
-    return activity_index(stack, area)
+    result = analyse(stack, area, keep_scores=False)
+    return result.table, result.objects
+
+
+CHANGE_COLUMNS = ("date", "lower", "upper", "direction", "size", "sensor", "before", "after",
+                  "p_value", "synthetic")
+"""Columns of ``change_points.csv``."""
+
+
+def change_points_table(changes: Any, *, sensor: str = "s2", synthetic: bool = False
+                        ) -> pd.DataFrame:
+    """The changes :func:`geo.when.change_points` found (a ``ChangePoints`` or its
+    table), as ``change_points.csv`` holds them.
+
+    ``lower``/``upper`` bound the date (the last date before and the first after);
+    ``size`` is the step in the apron activity index, ``direction`` its sign.
+
+    Examples
+    --------
+    >>> cp = pd.DataFrame({"date": [pd.Timestamp("2021-05-23")], "lower": ["2021-05-20"],
+    ...                    "upper": ["2021-05-25"], "before": [0.03], "after": [0.0],
+    ...                    "step": [-0.03], "p_value": [1e-9]})
+    >>> change_points_table(cp)[["date", "direction", "size", "sensor"]].values.tolist()
+    [['2021-05-23', 'down', -0.03, 's2']]
+    """
+    frame = getattr(changes, "table", changes)  # a ChangePoints, or its table
+    if frame is None or len(frame) == 0:
+        return pd.DataFrame(columns=list(CHANGE_COLUMNS))
+    frame = pd.DataFrame(frame).reset_index(drop=True)
+
+    def day(col: str) -> pd.Series:
+        return pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
+
+    step = frame["step"].astype(float)
+    return pd.DataFrame({
+        "date": day("date"), "lower": day("lower"), "upper": day("upper"),
+        "direction": np.where(step < 0, "down", "up"), "size": step, "sensor": sensor,
+        "before": frame.get("before"), "after": frame.get("after"),
+        "p_value": frame.get("p_value"), "synthetic": synthetic,
+    })[list(CHANGE_COLUMNS)]
+
+
+def write_objects(objects: pd.DataFrame | None, stack: Any, area: AOI, path: Path, *,
+                  activity: pd.DataFrame | None = None, synthetic: bool = False) -> Path:
+    """Write the detected objects as a GeoJSON FeatureCollection of points (lon/lat).
+
+    One feature per object per date: ``date``, ``zone``, ``kind``, ``count`` (aircraft
+    it holds), ``area_m2``, ``length_m``, ``width_m``, ``peak_score`` (robust standard
+    deviations above the empty state), ``confidence`` (``"low"`` where the date's zone
+    row is flagged for cloud, snow or haze, else ``"normal"``) and ``item_id``. Without
+    objects (a review from a precomputed table) the collection is empty.
+
+    Examples
+    --------
+    >>> import tempfile, json
+    >>> from geo.testing.review import toy_inputs
+    >>> toy = toy_inputs(n_dates=3)
+    >>> p = write_objects(None, toy["stack"], toy["aoi"], Path(tempfile.mkdtemp()) / "o.geojson")
+    >>> json.loads(p.read_text())["features"]
+    []
+    """
+    from pyproj import Transformer
+
+    features = []
+    if objects is not None and not objects.empty:
+        to_ll = Transformer.from_crs(area.epsg, 4326, always_xy=True)
+        lon, lat = to_ll.transform(objects["x"].to_numpy(), objects["y"].to_numpy())
+        ids = _items_by_day(stack)
+        rows: list[dict[str, Any]] = objects.to_dict("records")  # type: ignore[assignment]
+        for k, row in enumerate(rows):
+            day = pd.Timestamp(row["date"]).normalize()
+            point = [round(float(lon[k]), 7), round(float(lat[k]), 7)]
+            features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": point},
+                             "properties": _object_properties(row, day, ids.get(day, ""))})
+    doc = {"type": "FeatureCollection", "name": "objects" + (" (SYNTHETIC)" if synthetic else ""),
+           "synthetic": synthetic, "features": features}
+    tmp = path.with_suffix(".geojson.tmp")
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _object_properties(row: dict[str, Any], day: pd.Timestamp, item_id: str) -> dict[str, Any]:
+    return {
+        "date": f"{day:%Y-%m-%d}", "zone": str(row["zone"]), "kind": str(row["kind"]),
+        "count": int(row["count"]), "area_m2": float(row["area_m2"]),
+        "length_m": round(float(row["length_m"]), 1), "width_m": round(float(row["width_m"]), 1),
+        "peak_score": round(float(row["peak_score"]), 2),
+        "confidence": "low" if bool(row["flagged"]) else "normal", "item_id": item_id,
+    }
+
+
+def _items_by_day(stack: Any) -> dict[pd.Timestamp, str]:
+    if "item_id" not in stack.coords:
+        return {}
+    times = pd.DatetimeIndex(stack["time"].values).normalize()
+    return {t: str(i) for t, i in zip(times, stack["item_id"].values, strict=True)}
 
 
 def _change_points(activity: pd.DataFrame, notes: list[str]) -> Any:
@@ -890,10 +1000,11 @@ def _write_tables(folder: Path, activity: pd.DataFrame, scenes: pd.DataFrame) ->
     return files
 
 
-def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+def _atomic_csv(frame: pd.DataFrame, path: Path) -> Path:
     tmp = path.with_suffix(".csv.tmp")
     frame.to_csv(tmp, index=False, float_format="%.4f")
     os.replace(tmp, path)
+    return path
 
 
 def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,

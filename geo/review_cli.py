@@ -46,8 +46,8 @@ Searches the source for every Sentinel-2 L2A image of the AOI in the period, loa
 the AOI's pixels, measures the clear fraction and activity index of every key zone on \
 every date, looks for a change point, chooses the images (spread over the period, clearest \
 over the key zones, always around the key dates), and writes to --out: activity.csv, \
-scenes.csv, trend.png, before_after.png, contact_sheet.png, zones.png, timelapse.gif, \
-change.tif and report.html.
+scenes.csv, change_points.csv, objects.geojson, trend.png, before_after.png, \
+contact_sheet.png, zones.png, timelapse.gif, change.tif and report.html.
 
 The period: --start/--end. Without them, Bagram keeps the BBC review's period \
 (2020-10-01 to 2025-09-30) and any other site gets the five years ending at its latest \

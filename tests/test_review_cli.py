@@ -146,6 +146,28 @@ def test_demo_over_loopback(scenario_dir: Path, tmp_path: Path) -> None:
     assert set(scenes["collection"]) == want == {"sentinel-2-c1-l2a", "sentinel-2-l2a"}
     counts = scenes["collection"].value_counts()
     assert (f"<code>sentinel-2-c1-l2a</code> {counts['sentinel-2-c1-l2a']}" in report)
+    # the data behind the figures: every change found, every object counted
+    changes = pd.read_csv(out / "change_points.csv")
+    assert list(changes.columns[:6]) == ["date", "lower", "upper", "direction", "size", "sensor"]
+    assert (changes["lower"] <= changes["date"]).all() and (changes["date"] <= changes["upper"]).all()
+    assert ((changes["size"] < 0) == (changes["direction"] == "down")).all()
+    assert "href='change_points.csv'" in report and "href='objects.geojson'" in report
+    doc = json.loads((out / "objects.geojson").read_text())
+    assert doc["synthetic"] is True and "SYNTHETIC" in doc["name"]
+    found = pd.DataFrame([f["properties"] for f in doc["features"]])
+    activity = pd.read_csv(out / "activity.csv")
+    counted = activity.dropna(subset=["objects"])
+    counted = counted[counted["objects"] > 0]
+    assert len(counted) > 0  # the small scenario has aircraft on its aprons before the change
+    per_row = found.groupby(["date", "zone"])["count"].sum()
+    want = counted.assign(date=pd.to_datetime(counted["date"]).dt.strftime("%Y-%m-%d")
+                          ).set_index(["date", "zone"])["objects"].astype(int)
+    assert per_row.sort_index().to_dict() == want.sort_index().to_dict()
+    lon, lat = zip(*(f["geometry"]["coordinates"] for f in doc["features"]), strict=True)
+    w, s_, e, n_ = geo.aoi.load("bagram").bounds
+    assert all(w <= x <= e for x in lon) and all(s_ <= y <= n_ for y in lat)
+    id_col = "item_ids" if "item_ids" in scenes.columns else "item_id"
+    assert set(found["item_id"]) <= set(scenes[id_col].astype(str))
 
 
 # --- the default period -------------------------------------------------------------
