@@ -36,7 +36,15 @@ from geo import report as greport
 from geo._memory import return_freed_memory
 from geo.aoi import AOI
 from geo.aoi import load as load_aoi
-from geo.select import Basis, BeforeAfter, KeyDate, events_for, select_scenes
+from geo.select import (
+    Basis,
+    BeforeAfter,
+    KeyDate,
+    events_for,
+    match_dates,
+    read_dates,
+    select_scenes,
+)
 
 __all__ = ["OUTPUTS", "BAGRAM_PERIOD", "ReviewPeriod", "ReviewResult", "run_review",
            "review_stack", "check_day", "check_period", "check_source", "choose_period",
@@ -514,6 +522,8 @@ def run_review(
     collection: str | None = None,
     refresh: bool = False,
     skip_unreadable: bool = False,
+    dates: str | Path | None = None,
+    dates_tolerance: int = 3,
 ) -> ReviewResult:
     """Run the whole review of a site and write its folder.
 
@@ -558,6 +568,12 @@ def run_review(
     skip_unreadable
         Go on past scenes whose files are missing or corrupt; ``scenes.csv`` lists each
         with the reason (default: stop with an error naming the item and file).
+    dates, dates_tolerance
+        Mirror a given review: a file of dates (one per line, or a ``scenes.csv``; see
+        :func:`geo.select.read_dates`). Exactly those dates are measured and shown, each
+        at the nearest pass within ``dates_tolerance`` days (``scenes.csv`` gives
+        ``requested_date`` and ``days_off``; the notes list dates with no pass). Without
+        ``start``/``end`` the period spans the dates.
 
     Returns
     -------
@@ -588,17 +604,45 @@ def run_review(
     n = _check_images(images)
     source = check_source(source)
     area = aoi if isinstance(aoi, AOI) else load_aoi(aoi)
-    period = choose_period(area.name, start, end, latest=lambda: latest_pass(
-        area, source, store=store, offline=offline, collection=collection))
+    wanted = read_dates(dates) if dates is not None else None
+    if wanted and start is None and end is None:
+        pad = pd.Timedelta(days=dates_tolerance)
+        period = ReviewPeriod(wanted[0] - pad, wanted[-1] + pad, "dates",
+                              f"the {len(wanted)} dates asked for (--dates), "
+                              f"+/- {dates_tolerance} days")
+    else:
+        period = choose_period(area.name, start, end, latest=lambda: latest_pass(
+            area, source, store=store, offline=offline, collection=collection))
     log.info("%s", period.note)
     items = _search(area, period.start, period.end, source, progress, store, offline,
                     collection=collection, refresh=refresh)
+    requested = None
+    if wanted:
+        items, requested = _keep_requested(items, wanted, dates_tolerance)
+        n = int(requested["date"].nunique())
     stack = _load(items, area, resolution, store, offline, progress,
                   on_error="skip" if skip_unreadable else "raise")
     return review_stack(stack, area, items=items, period=period, images=n, out=out,
                         key_dates=key_dates, min_clear=min_clear,
                         source_label=source_label or str(source),
-                        timelapse_size=timelapse_size)
+                        timelapse_size=timelapse_size, requested=requested)
+
+
+def _keep_requested(items: list[Any], wanted: list[pd.Timestamp], tolerance: int
+                    ) -> tuple[list[Any], pd.DataFrame]:
+    """The items of the passes nearest the wanted dates, and the match table."""
+    from geo.search import solar_day
+
+    table = match_dates([solar_day(i) for i in items], wanted, tolerance_days=tolerance)
+    keep = set(table["date"].dropna())
+    if len(keep) < 2:
+        missing = ", ".join(f"{d:%Y-%m-%d}" for d in table.loc[table["date"].isna(),
+                                                                 "requested_date"])
+        raise errors.ReviewError(
+            f"Only {len(keep)} of the {len(wanted)} dates asked for have a pass within "
+            f"{tolerance} days (none for: {missing or '-'}); a review needs 2. Check the "
+            "dates and the source, or widen --dates-tolerance.")
+    return [i for i in items if pd.Timestamp(solar_day(i)) in keep], table
 
 
 def review_stack(
@@ -619,6 +663,7 @@ def review_stack(
     activity: pd.DataFrame | None = None,
     change_points: Any = None,
     objects: pd.DataFrame | None = None,
+    requested: pd.DataFrame | None = None,
 ) -> ReviewResult:
     """The review's analysis and outputs, from a loaded stack (steps 3 to 9 of :func:`run_review`).
 
@@ -641,6 +686,9 @@ def review_stack(
     objects
         The objects table of :func:`geo.activity.analyse` that goes with a precomputed
         ``activity`` (for ``objects.geojson``); found with the activity when that is None.
+    requested
+        The match of a newsroom's dates to passes (:func:`geo.select.match_dates`):
+        added to ``scenes.csv`` and the notes.
     images, out, key_dates, min_clear, source_label, timelapse_size
         As for :func:`run_review`.
 
@@ -679,6 +727,8 @@ def review_stack(
                            activity=activity if not activity.empty else None,
                            min_clear=min_clear)
     scenes = with_sources(scenes, stack)
+    if requested is not None:
+        scenes = _with_requested(scenes, requested, notes)
     files = _write_tables(folder, activity, scenes)
     files["change_points.csv"] = _atomic_csv(
         change_points_table(changes, synthetic=synthetic), folder / "change_points.csv")
@@ -971,6 +1021,29 @@ def with_sources(scenes: pd.DataFrame, stack: Any) -> pd.DataFrame:
     else:
         out["collection"] = ""
     out["unreadable"] = dates.map(_skipped_by_day(stack)).fillna("").to_numpy()
+    return out
+
+
+def _with_requested(scenes: pd.DataFrame, requested: pd.DataFrame, notes: list[str]
+                    ) -> pd.DataFrame:
+    """Say, per scene, which asked-for date it answers; note the dates with no pass."""
+    found = requested.dropna(subset=["date"])
+    by_pass = found.groupby("date").agg(
+        requested_date=("requested_date", lambda v: ";".join(f"{d:%Y-%m-%d}" for d in v)),
+        days_off=("days_off", lambda v: ";".join(f"{int(d):+d}" for d in v)))
+    days = pd.to_datetime(scenes["date"]).dt.normalize()
+    out = scenes.copy()
+    for col in ("requested_date", "days_off"):
+        out[col] = days.map(by_pass[col]).fillna("").to_numpy()
+    off = found[found["days_off"] != 0]
+    missing = requested[requested["date"].isna()]
+    notes.append(
+        f"measured the {len(requested)} dates asked for (--dates): {len(found) - len(off)} "
+        f"on the day, {len(off)} at the nearest pass"
+        + (f" (up to {int(off['days_off'].abs().max())} days off)" if len(off) else "")
+        + (f", {len(missing)} with no pass within reach: "
+           + ", ".join(f"{d:%Y-%m-%d}" for d in missing["requested_date"]) if len(missing)
+           else ""))
     return out
 
 

@@ -66,6 +66,8 @@ Examples:
 
   geo review --aoi bagram --aoi shindand --out airfields   (one folder per site + comparison)
 
+  geo review --aoi bagram --dates bbc_dates.txt   (exactly a newsroom's dates)
+
   geo review --aois sites.txt --scheduler tcp://10.0.0.5:8786   (on a Dask cluster)
 
 Exit codes:
@@ -248,6 +250,12 @@ def review(
         False, "--skip-unreadable",
         help="Go on past scenes whose files are missing or corrupt; scenes.csv lists them "
              "with the reason."),
+    dates: Path | None = typer.Option(
+        None, "--dates",
+        help="Measure and show exactly these dates (a file: one YYYY-MM-DD per line, or a "
+             "scenes.csv), each at the nearest pass within --dates-tolerance days."),
+    dates_tolerance: int = typer.Option(3, "--dates-tolerance", min=0,
+                                        help="Days a pass may lie from a --dates date."),
 ) -> None:
     """Review a site (see the module help)."""
     if resolution not in (10, 20, 60):
@@ -273,6 +281,14 @@ def review(
                               "progress": progress, "store": store, "resolution": resolution,
                               "collection": collection, "refresh": refresh,
                               "skip_unreadable": skip_unreadable}
+    if dates is not None:
+        try:
+            from geo.select import read_dates
+
+            read_dates(dates)  # a bad file fails before any search
+        except errors.ReviewError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--dates'") from None
+        kwargs.update(dates=dates, dates_tolerance=dates_tolerance)
 
     def run() -> Any:
         from geo.review import run_review

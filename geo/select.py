@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -34,7 +35,7 @@ from geo import errors
 from geo.aoi import ACTIVITY_KINDS, AOI
 
 __all__ = ["KeyDate", "BAGRAM_EVENTS", "BeforeAfter", "events_for", "key_zone_table",
-           "select_scenes"]
+           "select_scenes", "read_dates", "match_dates"]
 
 log = logging.getLogger(__name__)
 
@@ -604,3 +605,82 @@ def _why_not(i: int, dates: np.ndarray, clearf: np.ndarray, in_period: np.ndarra
     if clearf[i] < min_clear:
         return f"too cloudy: {max(clearf[i], 0):.0%} clear over key zones (< {min_clear:.0%})"
     return f"not needed: {n} images chosen"
+
+
+# --- a newsroom's own dates -----------------------------------------------------------
+
+
+def read_dates(path: str | Path) -> list[pd.Timestamp]:
+    """The dates a review should measure, from a file: one date per line, or a CSV with
+    a ``date`` column (a ``scenes.csv`` of an earlier review: its selected rows if it
+    has a ``selected`` column).
+
+    Blank lines and lines starting with ``#`` are skipped.
+
+    Raises
+    ------
+    geo.errors.ReviewError
+        The file is missing, empty, or holds a line that is not a date (named).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "dates.txt"
+    >>> _ = p.write_text("# BBC review\\n2020-11-03\\n\\n2021-08-20\\n")
+    >>> [str(d.date()) for d in read_dates(p)]
+    ['2020-11-03', '2021-08-20']
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise errors.ReviewError(f"--dates file {p} does not exist; give a file with one "
+                                 "date (YYYY-MM-DD) per line, or a scenes.csv.")
+    text = p.read_text(encoding="utf-8-sig")
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if "," in first and "date" in [c.strip().lower() for c in first.split(",")]:
+        table = pd.read_csv(p)
+        table.columns = [c.strip().lower() for c in table.columns]
+        if "selected" in table.columns:
+            table = table[table["selected"].astype(str).str.lower().isin(("true", "1"))]
+        lines = [(n + 2, str(v)) for n, v in enumerate(table["date"])]
+    else:
+        lines = [(n + 1, ln.strip()) for n, ln in enumerate(text.splitlines())
+                 if ln.strip() and not ln.strip().startswith("#")]
+    out = []
+    for number, value in lines:
+        try:
+            out.append(pd.Timestamp(value[:10]).normalize())
+        except ValueError:
+            raise errors.ReviewError(
+                f"--dates file {p}, line {number}: {value!r} is not a date; write "
+                "YYYY-MM-DD, one per line.") from None
+    if not out:
+        raise errors.ReviewError(f"--dates file {p} holds no dates.")
+    return sorted(set(out))
+
+
+def match_dates(available: Sequence[Any], wanted: Sequence[Any], *,
+                tolerance_days: int = 3) -> pd.DataFrame:
+    """Match each wanted date to the nearest available pass within a tolerance.
+
+    Returns one row per wanted date: ``requested_date``, ``date`` (the pass measured,
+    NaT if none lies within ``tolerance_days``), ``days_off`` (signed, pass minus
+    requested) and ``note``. Ties go to the earlier pass.
+
+    Examples
+    --------
+    >>> t = match_dates(["2020-11-02", "2020-11-07"], ["2020-11-03", "2021-01-01"])
+    >>> t["date"].dt.strftime("%Y-%m-%d").fillna("-").tolist(), t["days_off"].tolist()
+    (['2020-11-02', '-'], [-1.0, nan])
+    """
+    days = pd.DatetimeIndex(sorted({pd.Timestamp(d).normalize() for d in available}))
+    rows: list[tuple[Any, Any, float, str]] = []
+    for want in (pd.Timestamp(w).normalize() for w in wanted):
+        if len(days):
+            off = (days - want).days.to_numpy()
+            k = int(np.lexsort((off, np.abs(off)))[0])
+            if abs(off[k]) <= tolerance_days:
+                note = "same day" if off[k] == 0 else f"nearest pass {int(off[k]):+d} days"
+                rows.append((want, days[k], float(off[k]), note))
+                continue
+        rows.append((want, pd.NaT, np.nan, f"no pass within {tolerance_days} days"))
+    return pd.DataFrame(rows, columns=["requested_date", "date", "days_off", "note"])

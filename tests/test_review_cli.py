@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -296,3 +298,38 @@ def test_review_with_only_end_says_so(scenario_dir: Path, tmp_path: Path) -> Non
     assert result.exit_code == 0, text
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "2016-04-01 to 2021-03-31: end as given (--end), start five years earlier" in report
+
+
+# --- a newsroom's own dates -------------------------------------------------------------
+
+
+def test_review_measures_exactly_the_dates_asked_for(scenario_dir: Path, tmp_path: Path) -> None:
+    days = sorted(pd.to_datetime(pd.read_csv(scenario_dir / "truth.csv")["date"]).unique())
+    days = [pd.Timestamp(d) for d in days if pd.Timestamp(d) < pd.Timestamp("2022-01-01")]
+    exact, shifted = days[0:3], days[3:5]
+    gaps = [b - a for a, b in itertools.pairwise(days)]
+    k = int(np.argmax(gaps))
+    lonely = days[k] + gaps[k] / 2  # the middle of the longest gap: no pass within 3 days
+    assert gaps[k] > pd.Timedelta(days=8)
+    asked = [*exact, *(d + pd.Timedelta(days=1) for d in shifted), lonely.normalize()]
+    listing = tmp_path / "bbc_dates.txt"
+    listing.write_text("# our review's dates\n" + "".join(f"{d:%Y-%m-%d}\n" for d in asked))
+    out = tmp_path / "mirror"
+    result, text = _invoke("review", "--source", str(scenario_dir), "--dates", str(listing),
+                           "--store", str(tmp_path / "store"), "--out", str(out),
+                           "--no-progress")
+    assert result.exit_code == 0, text
+    scenes = pd.read_csv(out / "scenes.csv", parse_dates=["date"], dtype={"days_off": str})
+    assert sorted(scenes["date"]) == sorted([*exact, *shifted])  # exactly those passes
+    assert scenes["selected"].all()
+    offs = dict(zip(scenes["date"], scenes["days_off"].astype(str), strict=True))
+    assert all(offs[d] == "+0" for d in exact) and all(offs[d] == "-1" for d in shifted)
+    assert f"{lonely:%Y-%m-%d}" in text and "no pass within reach" in text
+
+
+def test_a_bad_dates_file_names_its_line(tmp_path: Path) -> None:
+    listing = tmp_path / "dates.txt"
+    listing.write_text("2021-01-05\nnext tuesday\n")
+    result, text = _invoke("review", "--dates", str(listing), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2, text
+    assert "line 2" in text and "next tuesday" in text
