@@ -258,7 +258,7 @@ def _candidates_in(bounds: tuple[float, float, float, float]) -> set[str]:
 
 def _share_in_tile(geometry: BaseGeometry, tile: S2Tile) -> float:
     """Share of a lon/lat geometry's area that lies inside a tile (in the tile's CRS)."""
-    to_utm = Transformer.from_crs(4326, tile.epsg, always_xy=True)
+    to_utm = _transformers(tile.epsg)[0]
     dense = shapely.segmentize(geometry, _SEGMENT_DEG)
     projected = shapely.transform(dense, lambda xy: np.column_stack(
         to_utm.transform(xy[:, 0], xy[:, 1])))

@@ -788,8 +788,8 @@ def _known_error(s: SceneSamples) -> int | None:
     if s.clear is not None:
         dn = np.concatenate([np.asarray(v).ravel()[np.asarray(s.clear, dtype=bool).ravel()]
                              for v in s.dn.values()])
-    dn = dn[dn != 0]
-    if dn.size >= _MIN_PIXELS and np.mean(dn < _ABSENT_DN) > _ABSENT_SHARE:
+    share = absent_share(dn_histogram(dn))
+    if share is not None and share > _ABSENT_SHARE:
         return -decided  # dark pixels prove there is no offset in the data
     return None
 

@@ -493,7 +493,6 @@ class _ChangeCheck:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._down: set[str] = set()
-        self.heads = 0
 
     def changed(self, entry: WindowEntry, href: str) -> bool:
         stored = entry.validators
@@ -504,7 +503,6 @@ class _ChangeCheck:
         with self._lock:
             if host in self._down:
                 return False
-            self.heads += 1
         try:
             now = head_validators(href)
         except errors.SourceUnavailable as exc:
