@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 _CHILD = r"""
 import json, resource, sys, time, warnings
 warnings.simplefilter("ignore")
-from geo.scale import run_sites
+from geo.compare import run_sites
 args = json.loads(sys.argv[1])
 t0 = time.perf_counter()
 multi = run_sites(args["sites"], sources=args["sources"], out=args["out"], start=args["start"],

@@ -265,7 +265,7 @@ def review(
                                  param_hint="'--offline'")
     sites = list(aoi)
     if aois is not None:
-        from geo.scale import read_site_list
+        from geo.compare import read_site_list
 
         try:
             listed = read_site_list(aois)
@@ -291,8 +291,8 @@ def review(
         kwargs.update(dates=dates, dates_tolerance=dates_tolerance)
 
     def run() -> Any:
+        from geo.compare import dask_client, run_sites
         from geo.review import run_review
-        from geo.scale import dask_client, run_sites
 
         with dask_client(scheduler):
             if len(areas) == 1:

@@ -28,9 +28,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import geo
-from geo import plot
 from geo.activity import activity_index
 from geo.load import load
+from geo.review.trend import trend
 from geo.search import search
 from geo.select import events_for
 from geo.testing.review import scenario_folder
@@ -69,7 +69,7 @@ cps = change_points(activity)
 cps.table
 
 # %%
-fig = plot.trend(activity, events=events_for(aoi), change_points=cps, site="Bagram (synthetic)",
+fig = trend(activity, events=events_for(aoi), change_points=cps, site="Bagram (synthetic)",
                  source="synthetic scenario (local catalog)", synthetic=True)
 plt.show()
 

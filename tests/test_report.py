@@ -19,14 +19,17 @@ import pytest
 from PIL import Image
 
 from geo import errors, plot
-from geo.report import (
+from geo.review import OUTPUTS, ReviewResult, main_change, pick_before_after, review_stack
+from geo.review.before_after import before_after
+from geo.review.report import (
     activity_summary,
     figure_caption,
     offset_handling,
     render_report,
     scene_provenance,
 )
-from geo.review import OUTPUTS, ReviewResult, main_change, pick_before_after, review_stack
+from geo.review.tables import change_table
+from geo.review.trend import trend
 from geo.select import BAGRAM_EVENTS, BeforeAfter, select_scenes
 from geo.testing.review import toy_inputs
 from geo.when import change_points as find_changes
@@ -190,7 +193,7 @@ def test_before_after_figure_says_what_it_split_at(toy: dict, scenes: pd.DataFra
     s = toy["stack"]
     for changes, words in ((NO_CHANGE, "key date"), (toy["change_points"], "the change on")):
         pair = pick_before_after(scenes, changes, BAGRAM_EVENTS)
-        fig = plot.before_after(s, toy["aoi"], pair.before, pair.after,
+        fig = before_after(s, toy["aoi"], pair.before, pair.after,
                                 activity=toy["activity"], pair=pair)
         try:
             texts = " ".join(t.get_text() for t in fig.texts)
@@ -228,7 +231,7 @@ def test_report_findings_match_the_activity_csv(review: ReviewResult) -> None:
 
 
 def test_trend_has_kind_panels_and_clear_panel(toy: dict, scenes: pd.DataFrame) -> None:
-    fig = plot.trend(toy["activity"], scenes=scenes, events=BAGRAM_EVENTS,
+    fig = trend(toy["activity"], scenes=scenes, events=BAGRAM_EVENTS,
                      change_points=toy["change_points"], site="toy", synthetic=True)
     try:
         labels = [ax.get_ylabel() for ax in fig.axes]
@@ -246,7 +249,7 @@ def test_trend_has_kind_panels_and_clear_panel(toy: dict, scenes: pd.DataFrame) 
 def test_trend_uses_the_index_sensitivity_band(toy: dict) -> None:
     act = toy["activity"].assign(activity_low=lambda d: d["activity_index"] - 0.1,
                                  activity_high=lambda d: d["activity_index"] + 0.1)
-    fig = plot.trend(act)
+    fig = trend(act)
     try:
         assert "activity_low..activity_high" in " ".join(t.get_text() for t in fig.texts)
     finally:
@@ -258,9 +261,9 @@ def test_change_table_reads_dataclass_with_table() -> None:
         table = pd.DataFrame({"date": ["2021-08-01"], "lower": ["2021-07-01"],
                               "upper": ["2021-09-01"]})
 
-    out = plot.change_table(CP())
+    out = change_table(CP())
     assert out["date"].iloc[0] == pd.Timestamp("2021-08-01")
-    assert plot.change_table(None).empty
+    assert change_table(None).empty
 
 
 def test_true_colour_needs_rgb(toy: dict) -> None:

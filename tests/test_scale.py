@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from geo import errors
 from geo.cli import app
-from geo.scale import compare_sites, dask_client, read_site_list, run_sites
+from geo.compare import compare_sites, dask_client, read_site_list, run_sites
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Scale-out: the review on a Dask cluster, and many sites in one run.
+"""Many sites compared, and the review on a Dask cluster.
 
 Every heavy step of a review (assembling the stack, the per-pixel baselines, the
 per-zone reductions) is a Dask graph. Without a cluster it runs on Dask's local
@@ -9,8 +9,8 @@ need the store on a shared file system (``--store`` or ``GEO_IMAGERY_DIR``).
 
 Examples
 --------
->>> import geo.scale
->>> with geo.scale.dask_client(None) as client:  # no address: in-process scheduler
+>>> import geo.compare
+>>> with geo.compare.dask_client(None) as client:  # no address: in-process scheduler
 ...     client is None
 True
 """
@@ -25,17 +25,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from geo import errors
 from geo.aoi import AOI
 from geo.aoi import load as load_aoi
+from geo.plot import stamp
+from geo.review import run_review
+from geo.review.tables import main_change
 
 __all__ = ["SCHEDULER_ENV", "MultiReview", "compare_sites", "dask_client", "read_site_list",
            "run_sites"]
 
+
 log = logging.getLogger(__name__)
+
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 """The usual Dask variable naming a scheduler; ``--scheduler`` wins over it."""
@@ -151,8 +158,6 @@ def run_sites(
     -------
     MultiReview
     """
-    from geo import plot
-    from geo.review import run_review
 
     areas = [s if isinstance(s, AOI) else load_aoi(s) for s in sites]
     names = [a.name for a in areas]
@@ -176,7 +181,7 @@ def run_sites(
     table = compare_sites(results)
     files = {"comparison.csv": root / "comparison.csv", "comparison.png": root / "comparison.png"}
     table.to_csv(files["comparison.csv"], index=False)
-    plot.site_comparison(results, files["comparison.png"])
+    site_comparison(results, files["comparison.png"])
     return MultiReview(out=root, results=results, comparison=table, files=files)
 
 
@@ -191,7 +196,7 @@ def compare_sites(results: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for name, res in results.items():
         series = _site_series(res.activity)
-        change = _main_change(res.change_points)
+        change = _main_change_date(res.change_points)
         before = series[series.index < change] if change is not None else series
         after = series[series.index >= change] if change is not None else series.iloc[:0]
         rows.append({
@@ -221,6 +226,45 @@ def _site_series(activity: pd.DataFrame) -> pd.Series:
     return rows.groupby(pd.to_datetime(rows["date"]))["activity_index"].mean().sort_index()
 
 
-def _main_change(change_points: Any) -> pd.Timestamp | None:
-    main = getattr(change_points, "main", None)
-    return None if main is None else pd.Timestamp(main["date"])
+def _main_change_date(change_points: Any) -> pd.Timestamp | None:
+    main = main_change(change_points)
+    return None if main.empty else pd.Timestamp(main["date"].iloc[0])
+
+
+def site_comparison(results: dict[str, Any], out: str | Path | None = None) -> Figure:
+    """Apron activity of several sites over time, one line each, change points marked.
+
+    Parameters
+    ----------
+    results
+        Site name -> :class:`geo.review.ReviewResult` (as :func:`geo.compare.run_sites` makes).
+    out
+        Where to save the PNG.
+    """
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=130)
+    synthetic = False
+    for i, (name, res) in enumerate(results.items()):
+        series = _site_series(res.activity)
+        colour = f"C{i}"
+        ax.plot(series.index, series.to_numpy(), "-o", ms=2.5, lw=1.2, color=colour,
+                label=f"{name} ({len(series)} dates)")
+        change = _main_change_date(res.change_points)
+        if change is not None:
+            ax.axvline(change, color=colour, ls="--", lw=1)  # type: ignore[arg-type]
+            ax.annotate(f"{name}: change {change:%Y-%m-%d}", (change, ax.get_ylim()[1]),
+                        xytext=(3, -12 - 11 * i), textcoords="offset points", fontsize=7,
+                        color=colour)
+        synthetic = synthetic or bool(res.synthetic)
+    ax.set_ylabel("apron activity index (mean of apron zones)")
+    ax.set_title("Activity across sites (dashed: each site's main change point)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.text(0.99, 0.01, "source: " + "; ".join(sorted({str(r.out) for r in results.values()})),
+             ha="right", va="bottom", fontsize=6, color="0.4")
+    if synthetic:
+        stamp(fig)
+    fig.tight_layout()
+    if out is not None:
+        fig.savefig(out)
+    plt.close(fig)
+    return fig

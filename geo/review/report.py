@@ -30,13 +30,15 @@ import numpy as np
 import pandas as pd
 
 from geo import errors
-from geo.plot import change_table
+from geo.review.tables import change_table
 from geo.select import BeforeAfter
 
 __all__ = ["FIGURE_CAPTIONS", "figure_caption", "offset_handling", "scene_provenance",
            "activity_summary", "render_report", "write_report"]
 
+
 log = logging.getLogger(__name__)
+
 
 FIGURE_CAPTIONS: dict[str, tuple[str, str]] = {
     "zones": ("The area of interest",
@@ -59,9 +61,15 @@ The captions state only what holds for every review; :func:`figure_caption` adds
 this review did (whether a change point was found, what the before/after pair is split
 at)."""
 
+
 _MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
 _MAX_EMBED = 40 * 1024 * 1024
+
+
 _JPEG_ABOVE = 2 * 1024 * 1024
+
 
 _CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:1150px;margin:0 auto;

@@ -1,0 +1,217 @@
+"""``before_after.png``: a true-colour pair either side of the change, the change map, and
+each zone's numbers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from geo.aoi import AOI
+from geo.plot import (
+    RGB_STRETCH,
+    finish,
+    footer,
+    image_axis,
+    image_extent,
+    north_arrow,
+    outline_zones,
+    scale_bar,
+    scene_label,
+    source_text,
+    time_index,
+    true_colour,
+)
+from geo.select import BeforeAfter
+
+__all__ = ["before_after", "zone_numbers"]
+
+log = logging.getLogger(__name__)
+
+
+def zone_numbers(activity: pd.DataFrame, before: Any, after: Any) -> pd.DataFrame:
+    """Per-zone activity on two dates and the difference (for before/after tables).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> act = pd.DataFrame({"date": ["2020-06-01", "2022-06-01"], "zone": "a", "kind": "apron",
+    ...                     "activity_index": [0.8, 0.1]})
+    >>> zone_numbers(act, "2020-06-01", "2022-06-01")["change"].round(2).tolist()
+    [-0.7]
+    """
+    act = activity.copy()
+    act["day"] = pd.to_datetime(act["date"]).dt.normalize()
+    keep = ["zone", "kind", "activity_index"]
+    keep += [c for c in ("clear_fraction", "flagged") if c in act.columns]
+    b = act[act["day"] == pd.Timestamp(before).normalize()][keep].set_index(["zone", "kind"])
+    a = act[act["day"] == pd.Timestamp(after).normalize()][keep].set_index(["zone", "kind"])
+    table = b.add_suffix("_before").join(a.add_suffix("_after"), how="outer").reset_index()
+    table["change"] = table["activity_index_after"] - table["activity_index_before"]
+    return table
+
+
+def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path | None = None, *,
+                 change: Any = None, activity: pd.DataFrame | None = None, site: str = "",
+                 source: str = "", synthetic: bool = False,
+                 pair: BeforeAfter | None = None) -> Figure:
+    """A true-colour pair with zone outlines, the change map, and per-zone numbers.
+
+    Parameters
+    ----------
+    stack
+        Dataset from :func:`geo.load` with ``red``, ``green``, ``blue``.
+    aoi
+        The area of interest (outlines).
+    before, after
+        Dates of the two scenes.
+    out
+        Where to save the PNG.
+    change
+        Change map (y, x) from :func:`geo.change.change_map` (third panel, if given).
+    activity
+        Activity table; its values on the two dates fill the table under the images.
+    site, source, synthetic
+        Name in the title (default: the AOI's), data source in the footer, SYNTHETIC stamp.
+    pair
+        What the pair was split at (:func:`geo.review.pick_before_after`): said under
+        the title. Without it the figure makes no claim about a change.
+
+    Examples
+    --------
+    >>> from geo.testing.review import toy_inputs
+    >>> toy = toy_inputs(n_dates=4)
+    >>> s = toy["stack"]
+    >>> fig = before_after(s, toy["aoi"], s.time.values[0], s.time.values[-1],
+    ...                    activity=toy["activity"])
+    >>> len(fig.axes)
+    3
+    """
+    ib, ia = time_index(stack, before), time_index(stack, after)
+    days = [pd.Timestamp(stack["time"].values[i]) for i in (ib, ia)]
+    ids = [scene_label(stack, i) for i in (ib, ia)]
+    n_img = 3 if change is not None else 2
+    has_table = activity is not None and not activity.empty
+    fig = plt.figure(figsize=(5.0 * n_img + 0.6, 6.2 + (2.8 if has_table else 0)), dpi=150)
+    grid = fig.add_gridspec(2 if has_table else 1, n_img,
+                            height_ratios=[5.4, 2.6] if has_table else [1], hspace=0.06,
+                            wspace=0.04)
+    extent = image_extent(stack)
+    for k, (i, day, sid) in enumerate(zip((ib, ia), days, ids, strict=True)):
+        ax = fig.add_subplot(grid[0, k])
+        ax.imshow(true_colour(stack.isel(time=i)), extent=extent, origin="upper",
+                  interpolation="nearest")
+        outline_zones(aoi, ax, linewidth=0.7)
+        image_axis(ax, extent)
+        ax.set_title(f"{'before' if k == 0 else 'after'}: {day:%d %b %Y}\n{sid}", fontsize=8.5)
+        scale_bar(ax)
+        north_arrow(ax)
+    if change is not None:
+        ax = fig.add_subplot(grid[0, 2])
+        _change_panel(fig, ax, change, extent)
+        outline_zones(aoi, ax, linewidth=0.7)
+        image_axis(ax, extent)
+        scale_bar(ax)
+        north_arrow(ax)
+    if has_table:
+        assert activity is not None
+        _numbers_table(fig.add_subplot(grid[1, :]), zone_numbers(activity, days[0], days[1]),
+                       days)
+    height = fig.get_figheight()
+    fig.suptitle(f"{site or aoi.name}: before and after, {days[0]:%d %b %Y} against {days[1]:%d %b %Y}",
+                 fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
+    if pair is not None:
+        fig.text(0.5, 1 - 0.36 / height, f"The pair: {pair.where()}", ha="center", va="top",
+                 fontsize=9.5, wrap=True)
+    footer(fig, f"{source_text(source, synthetic)}. Scenes {ids[0]} and {ids[1]}. "
+                 f"True colour B04/B03/B02, reflectance {RGB_STRETCH[0]:g}-{RGB_STRETCH[1]:g}, "
+                 "same stretch for both. Outlines: zones of the AOI (see zones.png).")
+    top = 1 - (0.95 if pair is not None else 0.75) / height
+    fig.subplots_adjust(left=0.02, right=0.95, top=top, bottom=0.4 / height)
+    return finish(fig, out, synthetic)
+
+
+def _change_panel(fig: Figure, ax: Axes, change: Any,
+                  extent: tuple[float, float, float, float]) -> None:
+    values = np.asarray(change.values if hasattr(change, "values") else change, dtype="float32")
+    if values.ndim == 3:
+        values = values[0]
+    finite = values[np.isfinite(values)]
+    signed = finite.size > 0 and float(finite.min()) < 0 < float(finite.max())
+    if signed:
+        lim = float(np.nanpercentile(np.abs(finite), 99)) or 1.0
+        im = ax.imshow(values, extent=extent, origin="upper", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                       interpolation="nearest")
+    else:
+        hi = float(np.nanpercentile(finite, 99)) if finite.size else 1.0
+        im = ax.imshow(values, extent=extent, origin="upper", cmap="YlOrRd", vmin=0,
+                       vmax=hi or 1.0, interpolation="nearest")
+    attrs = getattr(change, "attrs", {})
+    label = str(attrs.get("long_name") or attrs.get("description") or getattr(change, "name", None)
+                or "change")
+    units = attrs.get("units")
+    cbar = fig.colorbar(im, cax=ax.inset_axes((1.02, 0.15, 0.035, 0.7)))
+    cbar.set_label(f"{label}{f' ({units})' if units else ''}", fontsize=7)
+    cbar.ax.tick_params(labelsize=6)
+    ax.set_title(f"change map\n{label}", fontsize=8.5)
+
+
+def _numbers_table(ax: Axes, numbers: pd.DataFrame, days: Sequence[pd.Timestamp]) -> None:
+    ax.axis("off")
+    cols = ["zone", "kind", f"activity {days[0]:%d %b %Y}", f"activity {days[1]:%d %b %Y}",
+            "change"]
+    has_clear = "clear_fraction_before" in numbers.columns
+    if has_clear:
+        cols += ["clear before", "clear after"]
+    rows: list[list[str]] = []
+    flags = "flagged_before" in numbers.columns
+    for r in numbers.sort_values(["kind", "zone"]).itertuples():
+        mark_b = " †" if flags and r.flagged_before is True else ""
+        mark_a = " †" if flags and r.flagged_after is True else ""
+        row = [str(r.zone), str(r.kind), _fmt(r.activity_index_before) + mark_b,
+               _fmt(r.activity_index_after) + mark_a, _fmt(r.change, signed=True)]
+        if has_clear:
+            row += [_pct(r.clear_fraction_before), _pct(r.clear_fraction_after)]
+        rows.append(row)
+    if not rows:
+        ax.text(0.5, 0.5, "no activity values on these dates", ha="center", va="center")
+        return
+    from matplotlib.transforms import Bbox
+
+    table = ax.table(cellText=rows, colLabels=cols, cellLoc="center",
+                     bbox=Bbox.from_bounds(0.0, 0.1, 1.0, 0.9))
+    if flags and (numbers["flagged_before"].eq(True).any() or numbers["flagged_after"].eq(True).any()):
+        ax.text(0.0, 0.02, "† flagged by the activity index (cloud or snow over the zone): "
+                "not a reliable value", transform=ax.transAxes, fontsize=7, va="top")
+    table.auto_set_font_size(False)
+    table.set_fontsize(7.5)
+    for (i, _c), cell in table.get_celld().items():
+        cell.set_edgecolor("#cccccc")
+        if i == 0:
+            cell.set_facecolor("#eeeeee")
+            cell.set_text_props(fontweight="bold")
+
+
+def _fmt(value: Any, signed: bool = False) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    if not np.isfinite(v):
+        return "-"
+    return f"{v:+.2f}" if signed else f"{v:.2f}"
+
+
+def _pct(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return f"{v:.0%}" if np.isfinite(v) else "-"
