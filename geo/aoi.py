@@ -58,6 +58,12 @@ __all__ = [
     "RunwayFrame",
     "builtin_names",
     "AOI_DIR",
+    "from_icao",
+    "runway_rows",
+    "pick_controls",
+    "RUNWAY_TABLE",
+    "RUNWAY_COLUMNS",
+    "CONTROL_TESTS",
 ]
 
 log = logging.getLogger(__name__)
@@ -695,7 +701,7 @@ def _check_lengths(frame: pd.DataFrame, icao: str, tolerance: float) -> None:
                 f"{icao} runway {lab}: its ends are {m:,.0f} m apart but its stated "
                 f"length is {s:,.0f} m ({s / 0.3048:,.0f} ft).{hint}"
             ),
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -751,7 +757,24 @@ def from_runways(
             "table is OurAirports runways.csv."
         )
     ref = _reference_point(icao)
-    _check_lengths(frame, icao.upper(), tolerance)
+    return _runway_aoi(frame, icao.upper(), ref, name=name or icao.lower(), margin_m=margin_m,
+                       tolerance=tolerance, width_from=width_from)
+
+
+def _runway_aoi(
+    frame: pd.DataFrame,
+    icao: str,
+    ref: tuple[float, float],
+    *,
+    name: str,
+    margin_m: float,
+    tolerance: float,
+    width_from: str = "row",
+    allow_large: bool = False,
+    properties: dict[str, Any] | None = None,
+) -> AOI:
+    """Runway zones and a perimeter (hull + ``margin_m``) from checked runway rows."""
+    _check_lengths(frame, icao, tolerance)
     measured = [_row_length_m(r) for r in frame.itertuples()]
     stated = (frame["length_ft"].astype(float) * 0.3048).tolist()
     zones: list[dict[str, Any]] = []
@@ -781,9 +804,9 @@ def from_runways(
                      "geometry": perimeter})
     features = [{"type": "Feature", "geometry": mapping(z.pop("geometry")), "properties": z}
                 for z in zones]
-    fc = {"type": "FeatureCollection", "features": features,
-          "properties": {"icao": icao.upper(), "reference_point": [ref[1], ref[0]]}}
-    return from_geojson(fc, name=name or icao.lower(), label=f"{icao.upper()} runways")
+    props = {"icao": icao, "reference_point": [ref[1], ref[0]], **(properties or {})}
+    fc = {"type": "FeatureCollection", "features": features, "properties": props}
+    return from_geojson(fc, name=name, label=f"{icao} runways", allow_large=allow_large)
 
 
 def _reference_point(icao: str) -> tuple[float, float]:
@@ -795,3 +818,592 @@ def _reference_point(icao: str) -> tuple[float, float]:
         )
     i = codes.index(icao.upper())
     return float(lats[i]), float(lons[i])
+
+
+# --- any airfield by its ICAO code (the shipped OurAirports runway table) ------------
+
+RUNWAY_TABLE = Path(__file__).resolve().parent / "data" / "ourairports_runways.csv.gz"
+"""The OurAirports runway table shipped with geo (see ``geo/data/README.md``)."""
+
+RUNWAY_COLUMNS: tuple[str, ...] = (
+    "airport_ident", "length_ft", "width_ft", "surface", "closed",
+    "le_ident", "le_latitude_deg", "le_longitude_deg",
+    "he_ident", "he_latitude_deg", "he_longitude_deg",
+)
+"""Columns of OurAirports ``runways.csv`` kept in :data:`RUNWAY_TABLE`."""
+
+RUNWAY_TABLE_SOURCE = (
+    "OurAirports runways.csv (github.com/davidmegginson/ourairports-data, commit "
+    "1fb3eea05228ec98d700f4bcfa68e8fc364ca0e5, data of 2026-08-22; public domain)"
+)
+"""Where :data:`RUNWAY_TABLE` comes from, quoted in the AOIs built from it."""
+
+DEFAULT_RUNWAY_WIDTH_FT = 100.0
+"""Width used for a runway whose row gives none (30 m, a common paved width)."""
+
+_END_COLUMNS = ("le_latitude_deg", "le_longitude_deg", "he_latitude_deg", "he_longitude_deg")
+
+
+@cache
+def _runway_table() -> pd.DataFrame:
+    """The shipped runway table, every value a string (read once, on first use)."""
+    frame = pd.read_csv(RUNWAY_TABLE, dtype=str, keep_default_na=False)
+    log.debug("read %d runway rows from %s", len(frame), RUNWAY_TABLE)
+    return frame
+
+
+@cache
+def _runway_index() -> dict[str, np.ndarray]:
+    """Upper-case airport ident -> positions of its rows in :func:`_runway_table`."""
+    idents = _runway_table()["airport_ident"].str.upper()
+    return {str(k): np.asarray(v) for k, v in idents.groupby(idents).indices.items()}
+
+
+@cache
+def _airport_table() -> pd.DataFrame:
+    """airportsdata's table (ICAO, IATA, name, city, country, lat, lon, lid), by ICAO."""
+    import importlib.resources
+
+    table = importlib.resources.files("airportsdata").joinpath("airports.csv")
+    with table.open("r", encoding="utf-8") as fh:
+        frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    return frame[frame["icao"] != ""].set_index("icao")
+
+
+def _airport_record(code: str) -> dict[str, str] | None:
+    table = _airport_table()
+    return {str(k): str(v) for k, v in table.loc[code].items()} if code in table.index else None
+
+
+def runway_rows(code: str, runways: pd.DataFrame | str | Path | None = None) -> pd.DataFrame:
+    """The OurAirports runway rows of one airport, every value as written (strings).
+
+    Parameters
+    ----------
+    code
+        ICAO code (or OurAirports ident, or the FAA id airportsdata gives), any case.
+    runways
+        A table in OurAirports ``runways.csv`` format, or its path, instead of the one
+        shipped with geo.
+
+    Raises
+    ------
+    geo.errors.RunwayDataError
+        The code is in neither table; the message suggests close codes.
+
+    Examples
+    --------
+    >>> runway_rows("OAKN")[["le_ident", "he_ident", "width_ft"]].values.tolist()
+    [['05', '23', '148']]
+    """
+    code = code.strip().upper()
+    if runways is None:
+        table, index = _runway_table(), _runway_index()
+    else:
+        table = (pd.read_csv(runways, dtype=str, keep_default_na=False)
+                 if isinstance(runways, (str, Path)) else runways.astype(str))
+        idents = table["airport_ident"].str.upper()
+        index = {str(k): np.asarray(v) for k, v in idents.groupby(idents).indices.items()}
+    record = _airport_record(code)
+    for ident in (code, (record or {}).get("lid", "").upper()):
+        if ident and ident in index:
+            return table.iloc[index[ident]].reset_index(drop=True)
+    raise errors.UnknownAirport(_unknown_code_message(code, record, index))
+
+
+def _unknown_code_message(code: str, record: dict[str, str] | None,
+                          index: dict[str, np.ndarray]) -> str:
+    """Why ``code`` has no runway rows, and what to try instead."""
+    where = "Look the airfield up on https://ourairports.com (its 'ident') and pass that."
+    if record is not None:
+        label = f"{code} ({record['name']}, {record['country']})"
+        if any(w in record["name"].lower() for w in ("heliport", "helipad", "heli port")):
+            return (f"{label} is a heliport: OurAirports lists no runway for it, and geo "
+                    "builds an airfield from its runways. Draw the site as a GeoJSON AOI "
+                    "instead (see geo.aoi.load).")
+        return (f"{label} is a known airport, but OurAirports lists no runway under "
+                f"{code!r}. {where} Or draw the site as a GeoJSON AOI.")
+    prefix = sorted(k for k in index if k.startswith(code[:3]) and len(code) >= 3)[:8]
+    close = difflib.get_close_matches(code, list(_airport_table().index), n=4, cutoff=0.75)
+    hints = list(dict.fromkeys(prefix + [c for c in close if c in index]))[:8]
+    hint = f" Codes with runways that look close: {', '.join(hints)}." if hints else ""
+    return (f"No airfield {code!r} in the runway table ({RUNWAY_TABLE.name}) or in "
+            f"airportsdata.{hint} ICAO codes have four letters, e.g. 'OAKN'. {where}")
+
+
+def _is_water(surface: str) -> bool:
+    text = surface.strip().upper()
+    return "WAT" in text or text in ("W", "WTR")
+
+
+def _flag(value: Any) -> bool:
+    """OurAirports' 0/1 flags, read as text ('1') or numbers (1, 1.0)."""
+    try:
+        return float(value) == 1.0
+    except (TypeError, ValueError):
+        return str(value).strip().lower() == "true"
+
+
+def _runway_label(row: Any) -> str:
+    return f"{row.le_ident or '?'}/{row.he_ident or '?'}"
+
+
+def _usable_runways(frame: pd.DataFrame, code: str, site: str) -> pd.DataFrame:
+    """Drop closed, water and end-less runways (each with a warning); numbers as floats.
+
+    Raises :class:`geo.errors.RunwayDataError` when no runway is left.
+    """
+    dropped: dict[str, list[str]] = {"closed": [], "water": [], "without both ends": []}
+    keep: list[int] = []
+    for i, row in enumerate(frame.itertuples()):
+        label = _runway_label(row)
+        ends = pd.to_numeric(pd.Series([getattr(row, c) for c in _END_COLUMNS]),
+                             errors="coerce")
+        if _flag(row.closed):
+            dropped["closed"].append(label)
+        elif _is_water(str(row.surface)):
+            dropped["water"].append(label)
+        elif ends.isna().any() or (ends.iloc[0] == ends.iloc[2] and ends.iloc[1] == ends.iloc[3]):
+            dropped["without both ends"].append(label)
+        else:
+            keep.append(i)
+    _warn_dropped(code, site, dropped)
+    if not keep:
+        found = "; ".join(f"{len(v)} {k} ({', '.join(v)})" for k, v in dropped.items() if v)
+        raise errors.NoUsableRunway(
+            f"{code} ({site}) has no usable runway: {found}. geo needs an open, non-water "
+            "runway with both ends' coordinates. Draw the site as a GeoJSON AOI instead, "
+            "or pass runways= a corrected table in OurAirports format."
+        )
+    return _numeric_runways(frame.iloc[keep].reset_index(drop=True), code)
+
+
+def _warn_dropped(code: str, site: str, dropped: dict[str, list[str]]) -> None:
+    for why, labels in dropped.items():
+        if not labels:
+            continue
+        fix = ("fill in le_/he_latitude_deg and _longitude_deg (runways=...) to include it"
+               if why == "without both ends" else "it is left out of the AOI")
+        warnings.warn(
+            errors.RunwaySkipped(
+                f"{code} ({site}): runway {', '.join(labels)} is {why} in OurAirports; "
+                f"{fix}."
+            ),
+            stacklevel=4,
+        )
+
+
+def _numeric_runways(frame: pd.DataFrame, code: str) -> pd.DataFrame:
+    """Ends, lengths and widths as floats; a missing width or length filled (and said)."""
+    out = frame.copy()
+    for col in (*_END_COLUMNS, "length_ft", "width_ft"):
+        out[col] = pd.to_numeric(out[col], errors="coerce")
+    row: Any
+    for i, row in enumerate(out.itertuples()):
+        if math.isnan(row.width_ft):
+            out.loc[i, "width_ft"] = DEFAULT_RUNWAY_WIDTH_FT
+            warnings.warn(errors.RunwaySkipped(
+                f"{code} runway {_runway_label(row)} has no width in OurAirports; "
+                f"{DEFAULT_RUNWAY_WIDTH_FT:.0f} ft is assumed. Pass runways= a table with "
+                "its width_ft to draw it true."), stacklevel=4)
+        if math.isnan(row.length_ft):
+            out.loc[i, "length_ft"] = _row_length_m(row) / 0.3048
+            log.info("%s runway %s has no stated length; its ends' distance is used",
+                     code, _runway_label(row))
+    labels = out["le_ident"] + "_" + out["he_ident"]
+    dup = labels.duplicated(keep=False)
+    out.loc[dup, "he_ident"] = out.loc[dup, "he_ident"] + "_" + (out.index[dup] + 1).astype(str)
+    return out
+
+
+def from_icao(
+    code: str,
+    *,
+    margin_m: float = 800.0,
+    name: str | None = None,
+    runways: pd.DataFrame | str | Path | None = None,
+    tolerance: float = 0.02,
+    allow_large: bool = False,
+) -> AOI:
+    """Build an airfield's AOI from its ICAO code alone: runways and a perimeter.
+
+    The runways come from the OurAirports table shipped with geo
+    (:data:`RUNWAY_TABLE`): each open, non-water runway with both ends' coordinates
+    becomes a ``runway`` zone between its ends, as wide as its ``width_ft``. The
+    perimeter is the runways' convex hull grown by ``margin_m``. The site's name and
+    reference point come from ``airportsdata``. There are no control zones yet: add
+    bare ground from imagery with :func:`pick_controls`.
+
+    Parameters
+    ----------
+    code
+        ICAO code, e.g. ``"OAKN"`` (any case). The OurAirports ident, or the FAA id
+        airportsdata gives for US fields, works too.
+    margin_m
+        How far the perimeter reaches beyond the runways, in metres (aprons and
+        hangars usually lie within a few hundred metres of a runway).
+    name
+        Name of the AOI (default: the code in lower case).
+    runways
+        A table in OurAirports ``runways.csv`` format (or its path) to use instead of
+        the shipped one, e.g. a newer download or a corrected row.
+    tolerance
+        Relative disagreement between end coordinates and stated length above which a
+        :class:`geo.errors.RunwayLengthMismatch` warning is raised.
+    allow_large
+        Accept a perimeter larger than 100 km^2 (very large airports with a wide margin).
+
+    Returns
+    -------
+    AOI
+        Zones ``perimeter`` and ``runway_<le>_<he>``; ``properties`` hold ``icao``,
+        ``site``, ``reference_point`` (lon, lat) and ``runways_source``.
+
+    Raises
+    ------
+    geo.errors.RunwayDataError
+        Unknown code (close codes are suggested), a heliport or airport without runway
+        rows, or no usable runway left (all closed, water, or without end coordinates).
+
+    Warns
+    -----
+    geo.errors.GeoWarning
+        Closed or water runways, and runways without both ends' coordinates, are left out.
+    geo.errors.RunwayLengthMismatch
+        A runway's ends are not as far apart as its stated length (e.g. OAIX, whose rows
+        have their lengths and widths swapped); the end coordinates are used.
+
+    Examples
+    --------
+    >>> aoi = from_icao("OAKN")
+    >>> aoi.properties["site"], aoi.epsg
+    ('Kandahar Airport, AF', 32641)
+    >>> aoi.summary()[["name", "kind"]].values.tolist()
+    [['perimeter', 'perimeter'], ['runway_05_23', 'runway']]
+    """
+    code = code.strip().upper()
+    frame = runway_rows(code, runways)
+    record = _airport_record(code)
+    site = (", ".join(v for v in (record["name"], record["city"], record["country"]) if v)
+            if record else f"OurAirports {frame['airport_ident'].iloc[0]}")
+    usable = _usable_runways(frame, code, site)
+    if record is not None:
+        ref = (float(record["lat"]), float(record["lon"]))
+    else:
+        ref = (float(usable[["le_latitude_deg", "he_latitude_deg"]].to_numpy().mean()),
+               float(usable[["le_longitude_deg", "he_longitude_deg"]].to_numpy().mean()))
+    source = (RUNWAY_TABLE_SOURCE if runways is None else f"runway table {runways}"
+              if isinstance(runways, (str, Path)) else "runway table passed as a DataFrame")
+    props = {"site": site, "ident": str(frame["airport_ident"].iloc[0]),
+             "runways_source": source,
+             "controls": "none: add bare ground from imagery with geo.aoi.pick_controls"}
+    return _runway_aoi(usable, code, ref, name=name or code.lower(), margin_m=margin_m,
+                       tolerance=tolerance, allow_large=allow_large, properties=props)
+
+
+# --- off-site control zones of bare ground, picked from imagery -----------------------
+
+CONTROL_TESTS: dict[str, Any] = {
+    "ndvi_max": 0.2,  # bare soil and gravel 0.05-0.2; crops, grass and scrub lie above
+    "ndwi_max": 0.0,  # (green-nir)/(green+nir) > 0 is open water (only with a green band)
+    "mndwi_max": 0.0,  # (green-swir16)/(green+swir16) > 0 is water, turbid or not (green)
+    "nir_min": 0.08,  # water, deep shadow and fresh asphalt are darker than this in nir
+    "brightness": (0.10, 0.45),  # mean of red, nir, swir16: roofs, salt, haze are brighter
+    "texture_max": 0.05,  # 3x3 std / mean of brightness: buildings, field edges lie above
+    "window_cv_max": 0.08,  # std / mean of brightness over a whole control square
+    "window_good_min": 0.98,  # share of a square's pixels that must pass the pixel tests
+}
+"""Thresholds (surface reflectance, 0-1) :func:`pick_controls` uses for bare ground."""
+
+_CONTROL_BANDS = ("red", "nir", "swir16")
+
+
+def pick_controls(
+    aoi: AOI,
+    composite: Any,
+    transform: Any = None,
+    crs: Any = None,
+    *,
+    n: int = 2,
+    size_m: float = 300.0,
+    min_gap_m: float = 250.0,
+    max_distance_m: float = 3000.0,
+    replace: bool = False,
+) -> AOI:
+    """Add off-site ``control`` zones of bare, stable ground picked from a composite.
+
+    The activity index normalises every date by a control zone's brightness, so a good
+    control is ground that changes only with season, sun and atmosphere: bare soil or
+    gravel, not fields (they green and brown), water (it glints and floods) or built-up
+    ground (it changes with what is parked or built). Each pixel of ``composite`` is
+    tested (thresholds in :data:`CONTROL_TESTS`): NDVI low, not water (NDWI and MNDWI
+    low when a ``green`` band is given, nir not dark), moderate brightness, and smooth
+    (low 3x3 texture). Squares of ``size_m`` whose pixels (nearly) all pass, lying at
+    least ``min_gap_m`` outside the perimeter with their centre within
+    ``max_distance_m`` of it, are ranked by their brightness' spread (most uniform
+    first) and the best ``n`` that do not crowd each other are kept.
+
+    Parameters
+    ----------
+    aoi
+        The site; its perimeter is kept clear.
+    composite
+        A clear-sky reflectance composite (0-1): a mapping of band name to 2-D array, or
+        an xarray Dataset, with bands ``red``, ``nir`` and ``swir16`` (``green`` too if
+        available, for the water tests). NaN marks missing pixels.
+    transform, crs
+        The composite's affine transform (north-up, square pixels) and CRS (anything
+        pyproj reads). Taken from a Dataset's coordinates and ``spatial_ref`` if omitted.
+    n
+        How many control zones to pick.
+    size_m
+        Side of each square control zone, in metres.
+    min_gap_m, max_distance_m
+        The band around the perimeter where controls may lie, in metres.
+    replace
+        Drop the AOI's existing control zones first (default: keep them).
+
+    Returns
+    -------
+    AOI
+        A new AOI with the zones ``control_picked_1``... of kind ``control``, each with
+        ``source`` "picked from imagery: ..." and its median ``ndvi`` and ``brightness``.
+
+    Raises
+    ------
+    geo.errors.AnalysisError
+        The composite lacks a band, has no grid, does not cover the perimeter, or holds
+        no square of bare ground in the band; the message says which test failed most.
+
+    Warns
+    -----
+    geo.errors.GeoWarning
+        Fewer than ``n`` squares qualified; the ones found are returned.
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> site = from_geojson({"type": "FeatureCollection", "features": [{"type": "Feature",
+    ...     "properties": {"name": "p", "kind": "perimeter"}, "geometry": {"type": "Polygon",
+    ...     "coordinates": [[[69.26, 34.94], [69.27, 34.94], [69.27, 34.95], [69.26, 34.95],
+    ...                      [69.26, 34.94]]]}}]})
+    >>> x0, y0 = 523_000.0, 3_868_000.0  # UTM 42N, 5 km square around the site
+    >>> bare = {"red": np.full((500, 500), 0.2), "nir": np.full((500, 500), 0.25),
+    ...         "swir16": np.full((500, 500), 0.3)}
+    >>> out = pick_controls(site, bare, Affine(10, 0, x0, 0, -10, y0), 32642, n=1)
+    >>> out.zones.loc[out.zones["kind"] == "control", "source"].str[:20].tolist()
+    ['picked from imagery:']
+    """
+    bands, transform, crs = _composite_bands(composite, transform, crs)
+    res = abs(float(transform.a))
+    k = max(3, int(round(size_m / res)) | 1)  # odd, so a window has a centre pixel
+    good, stats = _bare_pixels(bands)
+    dist = _distance_from(aoi.perimeter, good.shape, transform, crs, res)
+    score, qualified = _rank_windows(good, stats["brightness"], dist, k, min_gap_m,
+                                     max_distance_m)
+    picks = _spread_picks(score, qualified, k, n)
+    if not picks:
+        raise errors.AnalysisError(_no_control_message(aoi, good, stats, dist, size_m,
+                                                       min_gap_m, max_distance_m))
+    if len(picks) < n:
+        warnings.warn(errors.GeoWarning(
+            f"AOI {aoi.name!r}: only {len(picks)} of the {n} control zones asked for found "
+            f"{size_m:.0f} m squares of bare ground within {max_distance_m:.0f} m of the "
+            "perimeter; pass a smaller size_m or a larger max_distance_m for more."),
+            stacklevel=2)
+    zones = [_control_zone(i, j, k, transform, stats, dist, res) for i, j in picks]
+    return _with_controls(aoi, zones, crs, replace)
+
+
+def _composite_bands(composite: Any, transform: Any, crs: Any) -> tuple[dict[str, np.ndarray],
+                                                                       Any, CRS]:
+    """Bands as float arrays, plus the grid's transform and CRS, checked."""
+    if hasattr(composite, "data_vars"):
+        names = [str(v) for v in composite.data_vars]
+        bands = {b: np.asarray(composite[b].squeeze().values, dtype=float) for b in names
+                 if b in (*_CONTROL_BANDS, "green")}
+        transform = transform if transform is not None else _dataset_transform(composite)
+        crs = crs if crs is not None else _dataset_crs(composite)
+    else:
+        bands = {b: np.asarray(v, dtype=float) for b, v in dict(composite).items()
+                 if b in (*_CONTROL_BANDS, "green")}
+    missing = [b for b in _CONTROL_BANDS if b not in bands]
+    if missing:
+        raise errors.AnalysisError(
+            f"The composite lacks band(s) {', '.join(missing)}; pick_controls needs red, "
+            "nir and swir16 (and uses green if present). Load those bands.")
+    shapes = {b.shape for b in bands.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise errors.AnalysisError(
+            f"The composite's bands must be 2-D arrays of one shape, got {sorted(shapes)}; "
+            "reduce over time first (e.g. a median).")
+    if transform is None or crs is None:
+        raise errors.AnalysisError(
+            "The composite has no grid: pass transform= (an affine.Affine) and crs= (e.g. "
+            "the AOI's aoi.epsg) with plain arrays.")
+    if abs(transform.b) > 0 or abs(transform.d) > 0 or abs(abs(transform.a) - abs(transform.e)) > 1e-6 * abs(transform.a):
+        raise errors.AnalysisError(
+            f"The composite's transform {tuple(transform)[:6]} is rotated or its pixels are "
+            "not square; resample it onto a north-up grid with square pixels.")
+    return bands, transform, CRS.from_user_input(crs)
+
+
+def _dataset_transform(ds: Any) -> Any:
+    from affine import Affine
+
+    if "x" not in ds.coords or "y" not in ds.coords or ds.sizes["x"] < 2 or ds.sizes["y"] < 2:
+        return None
+    x, y = ds["x"].values.astype(float), ds["y"].values.astype(float)
+    dx, dy = x[1] - x[0], y[1] - y[0]
+    return Affine(dx, 0.0, x[0] - dx / 2, 0.0, dy, y[0] - dy / 2)
+
+
+def _dataset_crs(ds: Any) -> Any:
+    if "spatial_ref" in ds.coords:
+        attrs = ds["spatial_ref"].attrs
+        return attrs.get("crs_wkt") or attrs.get("spatial_ref")
+    return ds.attrs.get("crs")
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (a - b) / (a + b)
+
+
+def _bare_pixels(bands: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per pixel: passes every bare-ground test? And the indices behind the tests."""
+    from scipy import ndimage
+
+    t = CONTROL_TESTS
+    red, nir, swir = bands["red"], bands["nir"], bands["swir16"]
+    bright = (red + nir + swir) / 3
+    filled = np.nan_to_num(bright)
+    mean = ndimage.uniform_filter(filled, 3)
+    var = np.clip(ndimage.uniform_filter(filled**2, 3) - mean**2, 0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        texture = np.sqrt(var) / mean
+    stats = {"ndvi": _ratio(nir, red), "brightness": bright, "texture": texture}
+    tests = {
+        "vegetated (NDVI)": stats["ndvi"] < t["ndvi_max"],
+        "dark in nir (water, shadow, asphalt)": nir >= t["nir_min"],
+        "too dark or too bright": (bright >= t["brightness"][0]) & (bright <= t["brightness"][1]),
+        "textured (buildings, field edges)": texture <= t["texture_max"],
+    }
+    if "green" in bands:
+        tests["water (NDWI/MNDWI)"] = ((_ratio(bands["green"], nir) < t["ndwi_max"])
+                                       & (_ratio(bands["green"], swir) < t["mndwi_max"]))
+    valid = np.isfinite(red) & np.isfinite(nir) & np.isfinite(swir)
+    good = valid.copy()
+    for name, passed in tests.items():
+        passed = passed & valid
+        stats[f"fail:{name}"] = ~passed
+        good &= passed
+    return good, stats
+
+
+def _distance_from(perimeter: BaseGeometry, shape_: tuple[int, ...], transform: Any, crs: CRS,
+                   res: float) -> np.ndarray:
+    """Metres from each pixel to the perimeter (0 inside), on the composite's grid."""
+    from rasterio.features import rasterize
+    from scipy import ndimage
+
+    geom = gpd.GeoSeries([perimeter], crs=4326).to_crs(crs).iloc[0]
+    inside = rasterize([(geom, 1)], out_shape=shape_, transform=transform, all_touched=True,
+                       fill=0, dtype="uint8")
+    if not inside.any():
+        raise errors.AnalysisError(
+            "The composite does not cover the AOI's perimeter: controls are picked around "
+            "it. Build the composite over the AOI's bounds plus max_distance_m.")
+    return np.asarray(ndimage.distance_transform_edt(inside == 0)) * res
+
+
+def _rank_windows(good: np.ndarray, bright: np.ndarray, dist: np.ndarray, k: int,
+                  min_gap_m: float, max_distance_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per centre pixel: the k x k square's brightness spread, and whether it qualifies."""
+    from scipy import ndimage
+
+    b = np.where(good, bright, 0.0)
+    share = ndimage.uniform_filter(good.astype(float), k, mode="constant")
+    mean = ndimage.uniform_filter(b, k, mode="constant")
+    sq = ndimage.uniform_filter(b**2, k, mode="constant")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_good = mean / share
+        cv = np.sqrt(np.clip(sq / share - mean_good**2, 0, None)) / mean_good
+    near = ndimage.minimum_filter(dist, k, mode="constant", cval=0.0)
+    h = k // 2
+    inner = np.zeros(good.shape, dtype=bool)
+    inner[h:good.shape[0] - h, h:good.shape[1] - h] = True
+    qualified = (inner & (share >= CONTROL_TESTS["window_good_min"] - 1e-9)
+                 & (cv <= CONTROL_TESTS["window_cv_max"]) & (near >= min_gap_m)
+                 & (dist <= max_distance_m))
+    return np.where(qualified, cv, np.inf), qualified
+
+
+def _spread_picks(score: np.ndarray, qualified: np.ndarray, k: int,
+                  n: int) -> list[tuple[int, int]]:
+    """The best-scoring centres, each at least two squares' width from the others."""
+    flat = np.flatnonzero(qualified.ravel())
+    order = flat[np.argsort(score.ravel()[flat], kind="stable")]
+    picks: list[tuple[int, int]] = []
+    for idx in order:
+        i, j = divmod(int(idx), score.shape[1])
+        if all(max(abs(i - a), abs(j - b)) >= 2 * k for a, b in picks):
+            picks.append((i, j))
+            if len(picks) == n:
+                break
+    return picks
+
+
+def _control_zone(i: int, j: int, k: int, transform: Any, stats: dict[str, np.ndarray],
+                  dist: np.ndarray, res: float) -> dict[str, Any]:
+    h = k // 2
+    x0, y0 = transform @ (j - h, i - h)
+    x1, y1 = transform @ (j + h + 1, i + h + 1)
+    win = (slice(i - h, i + h + 1), slice(j - h, j + h + 1))
+    ndvi = float(np.nanmedian(stats["ndvi"][win]))
+    bright = float(np.nanmedian(stats["brightness"][win]))
+    gap = float(dist[win].min())
+    return {
+        "geometry": shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)),
+        "source": (f"picked from imagery: bare ground, {k * res:.0f} m square "
+                   f"{gap:.0f} m outside the perimeter (NDVI {ndvi:.2f}, brightness "
+                   f"{bright:.2f})"),
+        "ndvi": round(ndvi, 3),
+        "brightness": round(bright, 3),
+    }
+
+
+def _with_controls(aoi: AOI, zones: list[dict[str, Any]], crs: CRS, replace: bool) -> AOI:
+    fc = aoi.to_geojson()
+    if replace:
+        fc["features"] = [f for f in fc["features"] if f["properties"]["kind"] != "control"]
+    taken = {f["properties"]["name"] for f in fc["features"]}
+    geoms = gpd.GeoSeries([z.pop("geometry") for z in zones], crs=crs).to_crs(4326)
+    count = 0
+    for zone, geom in zip(zones, geoms, strict=True):
+        count += 1
+        while f"control_picked_{count}" in taken:
+            count += 1
+        props = {"name": f"control_picked_{count}", "kind": "control", **zone}
+        fc["features"].append({"type": "Feature", "properties": props,
+                               "geometry": mapping(geom)})
+    fc["properties"] = {**fc.get("properties", {}),
+                        "controls": f"{len(zones)} picked from imagery (geo.aoi.pick_controls)"}
+    large = _area_km2(aoi.perimeter) > MAX_SITE_AREA_KM2
+    return from_geojson(fc, name=aoi.name, allow_large=large, label=f"{aoi.name} with controls")
+
+
+def _no_control_message(aoi: AOI, good: np.ndarray, stats: dict[str, np.ndarray],
+                        dist: np.ndarray, size_m: float, min_gap_m: float,
+                        max_distance_m: float) -> str:
+    band = (dist >= min_gap_m) & (dist <= max_distance_m)
+    if not band.any():
+        return (f"The composite holds no ground {min_gap_m:.0f}-{max_distance_m:.0f} m "
+                f"outside AOI {aoi.name!r}'s perimeter; build it over a wider area.")
+    fails = {k[5:]: float(v[band].mean()) for k, v in stats.items() if k.startswith("fail:")}
+    worst = sorted(fails.items(), key=lambda kv: -kv[1])[:3]
+    why = ", ".join(f"{100 * share:.0f} % {name}" for name, share in worst)
+    return (f"No {size_m:.0f} m square of bare, smooth ground lies {min_gap_m:.0f}-"
+            f"{max_distance_m:.0f} m outside AOI {aoi.name!r}'s perimeter "
+            f"({100 * float(good[band].mean()):.0f} % of its pixels pass; failing: {why}). "
+            "Try a smaller size_m, a larger max_distance_m, or draw a control zone by hand.")

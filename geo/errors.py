@@ -130,6 +130,14 @@ class RunwayDataError(AOIError):
     """Runway rows cannot be turned into runway polygons."""
 
 
+class UnknownAirport(RunwayDataError, LookupError):
+    """No runway rows for that code: not in the table, or a heliport with no runway."""
+
+
+class NoUsableRunway(RunwayDataError):
+    """The airport's runways are all closed, on water or without end coordinates."""
+
+
 # --- scenario ----------------------------------------------------------------------
 
 
@@ -219,6 +227,10 @@ class GeoWarning(UserWarning):
 
 class RunwayLengthMismatch(GeoWarning):
     """Runway end coordinates disagree with the stated runway length."""
+
+
+class RunwaySkipped(GeoWarning):
+    """A runway row was left out (closed, water, no end coordinates) or completed (width)."""
 
 
 class HarmonisationWarning(GeoWarning):
