@@ -243,23 +243,38 @@ class _JsonHandler(BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
+        body = _parse_body(raw, self.headers.get("Content-Type") or "")
         status, obj = owner.route(self.command, split.path, urllib.parse.parse_qs(split.query), body)
-        data = json.dumps(obj).encode()
+        text = isinstance(obj, str)  # a plain-text answer (e.g. Overpass's /status)
+        data = obj.encode() if text else json.dumps(obj).encode()
         # Recorded before the answer goes out: a client that has its answer finds its
         # request in ``requests`` (no race with a test counting them).
         owner._record(Request(self.command, self.path, None, status, len(data), raw))
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/plain; charset=utf-8" if text else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
 
+def _parse_body(raw: bytes, content_type: str) -> Any:
+    """A request body as JSON, as a form (``{key: [values]}``), or as text."""
+    if not raw:
+        return None
+    if "application/x-www-form-urlencoded" in content_type:
+        return urllib.parse.parse_qs(raw.decode())
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
 class JsonRouteServer(_Base):
     """Answer loopback HTTP requests with JSON from ``route(method, path, query, body)``.
 
-    ``route`` returns ``(status, object)``; the server records each request with its
+    ``route`` returns ``(status, object)``: the object is sent as JSON, or as plain text
+    if it is a ``str``. ``body`` is the request's JSON, its form fields
+    (``{key: [values]}``) or its text; the server records each request with its
     raw body, so tests can check what a client sent (e.g. a STAC ``next`` token).
 
     Examples

@@ -1,0 +1,539 @@
+"""The headline: three to five sentences a reporter can quote, each with its numbers.
+
+The sentences rest on one number per date: the count of aircraft-sized objects on the
+aprons (and revetments, where the site has them), the sum of ``objects`` over those zones'
+rows of :func:`geo.activity_index`'s table. A date counts only when every one of those
+rows is unflagged (a cloudy apron would count as an empty one), so a *clear date* below
+means exactly that. Then:
+
+1. the median count before and after the main change point, each with a distribution-free
+   95% interval of the median (order statistics, :func:`median_interval`) and the number
+   of clear dates it rests on; without a change point, the median over the whole period;
+2. the date of the main change, its interval and the step of the activity index;
+3. the busiest and quietest clear dates after the change (or over the period), ties to
+   the earliest;
+4. how many of the dates searched were clear, and what the others were lost to.
+
+Where the data are thin (fewer than :data:`MIN_CLEAR_DATES` clear dates on a side, or a
+change interval wider than :data:`MAX_INTERVAL_DAYS`), the wording says "suggest",
+"about" or "too few clear dates". Each sentence links to the figure anchors and the files
+of the review folder it rests on.
+
+Examples
+--------
+>>> import pandas as pd
+>>> days = pd.date_range("2021-01-01", periods=12, freq="10D")
+>>> act = pd.DataFrame({"date": days, "zone": "apron_a", "kind": "apron",
+...                     "objects": [9, 8, 9, 7, 8, 9, 0, 1, 0, 0, 1, 0], "flagged": False})
+>>> s = headline(act, {"date": "2021-02-25", "lower": "2021-02-20", "upper": "2021-03-02"},
+...              pd.DataFrame({"date": days}))
+>>> len(s), s[0].numbers["median_before"], s[0].numbers["median_after"]
+(4, 8.5, 0.0)
+>>> print(s[1].text)
+The main change in apron activity came on 2021-02-25 (between 2021-02-20 and 2021-03-02, a 10-day interval).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo import errors
+from geo.activity import OBJECT_KINDS
+from geo.review.tables import main_change
+
+__all__ = ["Sentence", "headline", "headline_html", "headline_text", "clear_counts",
+           "median_interval", "MIN_CLEAR_DATES", "MAX_INTERVAL_DAYS", "LEVEL"]
+
+log = logging.getLogger(__name__)
+
+LEVEL = 0.95
+"""Coverage of the interval put on each median."""
+
+MIN_CLEAR_DATES = 6
+"""Fewest clear dates on a side for a firm sentence about it. Six is the fewest values
+for which a distribution-free 95% interval of a median exists at all: with five, even
+the smallest and largest value bound it with only 1 - 2 x 0.5^5 = 94% confidence. Below
+it the headline says "about" and "too few clear dates to say how uncertain"."""
+
+MAX_INTERVAL_DAYS = 60
+"""Widest change interval (days from ``lower`` to ``upper``) for a firm date. Beyond two
+months the change is placed in a season, not on a day: a spell of cloud or snow of that
+length is common, and the review's own change rule asks each regime to span 60 days
+(:func:`geo.when.change_points`, ``min_days``). Wider intervals are worded "the data
+suggest ... about"."""
+
+_KIND_WORDS = {"apron": "aprons", "revetment": "revetments"}
+_REASON_WORDS = {"cloudy": "cloud", "snowy": "snow", "hazy": "haze"}
+_OBJECTS = "aircraft-sized objects"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One headline sentence.
+
+    Attributes
+    ----------
+    text
+        The sentence, plain text.
+    numbers
+        The values it quotes, by name (counts, medians and their interval, ISO dates).
+    links
+        ``(label, href)`` pairs: the figure anchors of ``report.html`` and the files of
+        the review folder (relative links) the sentence rests on.
+    parts
+        ``text`` in pieces, ``(piece, is_number)``: :func:`headline_html` shows the
+        numbers and dates in bold. Empty: ``text`` is shown as it is.
+    """
+
+    text: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+    links: tuple[tuple[str, str], ...] = ()
+    parts: tuple[tuple[str, bool], ...] = ()
+
+
+class _Words:
+    """Builds a sentence from words and (bold) numbers."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[str, bool]] = []
+
+    def say(self, text: str) -> _Words:
+        if text:
+            self.parts.append((text, False))
+        return self
+
+    def num(self, text: str) -> _Words:
+        self.parts.append((text, True))
+        return self
+
+    def sentence(self, synthetic: bool, numbers: dict[str, Any],
+                 links: Sequence[tuple[str, str]]) -> Sentence:
+        parts = list(self.parts)
+        first, bold = parts[0]
+        if synthetic:
+            parts.insert(0, ("In this SYNTHETIC scenario, ", False))
+        else:
+            parts[0] = (first[:1].upper() + first[1:], bold)
+        parts.append((".", False))
+        text = "".join(p for p, _ in parts)
+        return Sentence(text, numbers, tuple(links), tuple(parts))
+
+
+def median_interval(values: Sequence[float] | np.ndarray, level: float = LEVEL
+                    ) -> tuple[float, float] | None:
+    """Distribution-free interval of the median from order statistics.
+
+    With the ``n`` values sorted, the interval is ``(x[j], x[n - j + 1])`` (1-based) for
+    the largest ``j`` with ``P(B <= j - 1) <= (1 - level) / 2``, ``B ~ Binomial(n, 1/2)``:
+    it covers the median with at least ``level`` confidence whatever the distribution.
+
+    Returns
+    -------
+    tuple of float, or None
+        ``None`` when no such interval exists (fewer than 6 values at 95%).
+
+    Examples
+    --------
+    >>> median_interval([3, 1, 2, 5, 4, 6])
+    (1.0, 6.0)
+    >>> median_interval([1, 2, 3, 4, 5]) is None
+    True
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n = x.size
+    tail = (1.0 - level) / 2.0
+    j, cdf = 0, 0.0
+    while j < n // 2:
+        cdf += math.comb(n, j) / 2.0**n  # P(B <= j)
+        if cdf > tail:
+            break
+        j += 1
+    if j == 0:
+        return None
+    return float(x[j - 1]), float(x[n - j])
+
+
+def clear_counts(activity: pd.DataFrame) -> pd.Series:
+    """Aircraft-sized objects on the aprons (and revetments) per clear date.
+
+    The sum of ``objects`` over the rows of kind ``apron`` or ``revetment``, for the
+    dates on which every such row is unflagged and has a count; indexed by the date
+    (normalised to the day), sorted.
+
+    Raises
+    ------
+    geo.errors.AnalysisError
+        The table lacks ``date``, ``kind``, ``objects`` or ``flagged``.
+
+    Examples
+    --------
+    >>> act = pd.DataFrame({"date": pd.to_datetime(["2021-01-01"] * 2 + ["2021-01-06"] * 2),
+    ...     "zone": ["a", "b"] * 2, "kind": "apron", "objects": [2, 3, 4, 5],
+    ...     "flagged": [False, False, False, True]})
+    >>> clear_counts(act).to_dict()
+    {Timestamp('2021-01-01 00:00:00'): 5}
+    """
+    missing = [c for c in ("date", "kind", "objects", "flagged") if c not in activity.columns]
+    if missing:
+        raise errors.AnalysisError(
+            f"The activity table lacks {missing}; pass the table of geo.activity_index "
+            "(or activity.csv), which has them.")
+    rows = activity[activity["kind"].isin(OBJECT_KINDS)]
+    dates = pd.to_datetime(rows["date"]).dt.normalize()
+    counts = pd.to_numeric(rows["objects"], errors="coerce")
+    bad = rows["flagged"].astype(bool) | counts.isna()
+    frame = pd.DataFrame({"date": dates, "n": counts.fillna(0), "bad": bad})
+    per_day = frame.groupby("date").agg(n=("n", "sum"), bad=("bad", "any"))
+    out = per_day.loc[~per_day["bad"], "n"].astype(int).sort_index()
+    out.name = "objects"
+    return out
+
+
+def _s(n: int) -> str:
+    """Plural ending: 's' unless ``n`` is 1."""
+    return "" if n == 1 else "s"
+
+
+def _a(n: int) -> str:
+    """The article before the number ``n`` read aloud: 'an' 8, 11, 18, 80..., else 'a'."""
+    return "an" if str(n).startswith("8") or n in (11, 18) else "a"
+
+
+def _fmt(value: float) -> str:
+    """A count or median: '11', '10.5'."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _day(value: Any) -> str:
+    return f"{pd.Timestamp(value):%Y-%m-%d}"
+
+
+def _where(activity: pd.DataFrame) -> tuple[str, int]:
+    """('aprons and revetments', number of zones) of the object kinds present."""
+    rows = activity[activity["kind"].isin(OBJECT_KINDS)]
+    kinds = [k for k in OBJECT_KINDS if k in set(rows["kind"])] or ["apron"]
+    zones = int(rows["zone"].nunique()) if "zone" in rows.columns else 0
+    return " and ".join(_KIND_WORDS[k] for k in kinds), zones
+
+
+def _median(words: _Words, counts: pd.Series, name: str, numbers: dict[str, Any],
+            min_dates: int, side: str) -> None:
+    """'11 (95% interval of the median 7 to 13) on the 15 clear dates before the change'.
+
+    Quotes ``numbers[name]`` (the median), ``name_low``/``name_high`` (its interval) and
+    the number of clear dates; with fewer than ``min_dates`` dates, "about" and no interval.
+    """
+    n = len(counts)
+    if n == 0:
+        words.say(f"not known: no date {side} was clear over all of them")
+        return
+    med = float(np.median(counts.to_numpy(dtype=float)))
+    numbers[name] = med
+    ci = median_interval(counts.to_numpy()) if n >= min_dates else None
+    words.say("about " if ci is None else "").num(_fmt(med))
+    if ci is None:
+        words.say(" (too few clear dates to say how uncertain: fewer than ").num(str(min_dates))
+        words.say(")")
+    else:
+        numbers[f"{name}_low"], numbers[f"{name}_high"] = ci
+        words.say(f" ({LEVEL:.0%} interval of the median ").num(_fmt(ci[0])).say(" to ")
+        words.num(_fmt(ci[1])).say(")")
+    words.say(" on the ").num(str(n)).say(f" clear date{_s(n)} {side}")
+
+
+def _split(counts: pd.Series, change: pd.Series) -> tuple[pd.Series, pd.Series, int]:
+    """Counts before and after a change; dates inside its interval go to neither side."""
+    date, lower, upper = (pd.Timestamp(change[k]).normalize() for k in ("date", "lower", "upper"))
+    idx = counts.index
+    before = counts[(idx < date) & (idx <= lower)]
+    after = counts[(idx >= date) & (idx >= upper)]
+    return before, after, len(counts) - len(before) - len(after)
+
+
+def _interval_days(change: pd.Series) -> int:
+    return int((pd.Timestamp(change["upper"]) - pd.Timestamp(change["lower"])).days)
+
+
+_LEVEL_LINKS = (("trend figure", "#fig-trend"), ("findings", "#findings"))
+
+
+def _level_sentence(counts: pd.Series, change: pd.Series, where: str, zones: int,
+                    min_dates: int, synthetic: bool) -> Sentence:
+    before, after, inside = _split(counts, change)
+    wide = _interval_days(change) > MAX_INTERVAL_DAYS
+    thin = wide or min(len(before), len(after)) < min_dates
+    numbers: dict[str, Any] = {"zones": zones, "dates_in_interval": inside}
+    w = _Words().say("the data suggest that " if thin else "")
+    w.say(f"the median count of {_OBJECTS} on the {where} (").num(str(zones))
+    w.say(f" zone{_s(zones)}) was ")
+    numbers.update(clear_dates_before=len(before), clear_dates_after=len(after))
+    _median(w, before, "median_before", numbers, min_dates, "before the change")
+    w.say(" and ")
+    _median(w, after, "median_after", numbers, min_dates, "after it")
+    if inside:
+        w.say("; the ").num(str(inside)).say(" clear dates within the change's interval "
+                                              "count on neither side")
+    links = (*_LEVEL_LINKS, (f"activity.csv rows: {where}, unflagged", "activity.csv"),
+             ("change_points.csv", "change_points.csv"), ("objects.geojson", "objects.geojson"))
+    return w.sentence(synthetic, numbers, links)
+
+
+def _no_change_sentence(counts: pd.Series, activity: pd.DataFrame, where: str, zones: int,
+                        min_dates: int, synthetic: bool) -> Sentence:
+    dates = pd.to_datetime(activity["date"])
+    first, last = _day(dates.min()), _day(dates.max())
+    numbers: dict[str, Any] = {"zones": zones, "period_start": first, "period_end": last}
+    w = _Words()
+    if len(counts) < min_dates:
+        w.say("with only ").num(str(len(counts))).say(" clear dates, there are too few clear "
+                                                      "dates to say whether activity changed; ")
+    else:
+        w.say("no change point was found in apron activity from ").num(first).say(" to ")
+        w.num(last).say(": ")
+    w.say(f"the median count of {_OBJECTS} on the {where} (").num(str(zones))
+    w.say(f" zone{_s(zones)}) was ")
+    numbers["clear_dates"] = len(counts)
+    _median(w, counts, "median", numbers, min_dates, "of the period")
+    links = (*_LEVEL_LINKS, (f"activity.csv rows: {where}, unflagged", "activity.csv"),
+             ("objects.geojson", "objects.geojson"))
+    return w.sentence(synthetic, numbers, links)
+
+
+def _step_words(change: pd.Series) -> tuple[str, dict[str, Any]]:
+    """('fell' or 'rose', {step, index_before, index_after}) of a change ('', {}) without
+    a step."""
+    step = pd.to_numeric(pd.Series([change.get("step", change.get("size"))]),
+                         errors="coerce").iloc[0]
+    if pd.isna(step):
+        return "", {}
+    before = pd.to_numeric(pd.Series([change.get("before")]), errors="coerce").iloc[0]
+    after = pd.to_numeric(pd.Series([change.get("after")]), errors="coerce").iloc[0]
+    numbers: dict[str, Any] = {"step": float(step)}
+    if pd.notna(before) and pd.notna(after):
+        numbers.update(index_before=float(before), index_after=float(after))
+    return ("fell" if step < 0 else "rose"), numbers
+
+
+def _change_sentence(change: pd.Series, synthetic: bool) -> Sentence:
+    days = _interval_days(change)
+    date, lower, upper = (_day(change[k]) for k in ("date", "lower", "upper"))
+    numbers: dict[str, Any] = {"change_date": date, "change_lower": lower,
+                               "change_upper": upper, "interval_days": days}
+    w = _Words()
+    if days > MAX_INTERVAL_DAYS:
+        w.say("the data suggest the main change in apron activity came about ").num(date)
+        w.say(", somewhere between ").num(lower).say(" and ").num(upper).say(f" ({_a(days)} ")
+        w.num(str(days)).say(f"-day interval, wider than {MAX_INTERVAL_DAYS} days: "
+                             "too wide to date it closely)")
+    else:
+        w.say("the main change in apron activity came on ").num(date).say(" (between ")
+        w.num(lower).say(" and ").num(upper).say(f", {_a(days)} ").num(str(days))
+        w.say("-day interval)")
+    verb, step = _step_words(change)
+    numbers.update(step)
+    if "index_before" in step:
+        w.say(f": the apron activity index {verb} from ").num(f"{step['index_before']:.3f}")
+        w.say(" to ").num(f"{step['index_after']:.3f}")
+    if verb:
+        w.say(" (a step of ").num(f"{step['step']:+.3f}").say(")")
+    links = (("trend figure: the change and its interval", "#fig-trend"),
+             ("before/after figure", "#fig-before_after"),
+             (f"change_points.csv row: {date}", "change_points.csv"))
+    return w.sentence(synthetic, numbers, links)
+
+
+def _extremes_sentence(counts: pd.Series, after_change: bool, where: str, min_dates: int,
+                       synthetic: bool) -> Sentence:
+    span = "after the change" if after_change else "of the period"
+    w = _Words()
+    numbers: dict[str, Any] = {"clear_dates": len(counts)}
+    if counts.empty:
+        w.say(f"no clear date {span} names a busiest or quietest day")
+        return w.sentence(synthetic, numbers, (("contact sheet", "#fig-contact_sheet"),))
+    busy_day, busy = counts.idxmax(), int(counts.max())  # first (earliest) of ties
+    quiet_day, quiet = counts.idxmin(), int(counts.min())
+    ties = int((counts == quiet).sum())
+    numbers.update(busiest_date=_day(busy_day), busiest_count=busy,
+                   quietest_date=_day(quiet_day), quietest_count=quiet, quietest_ties=ties)
+    if len(counts) < min_dates:
+        w.say("of only ").num(str(len(counts))).say(f" clear dates {span} (too few clear dates "
+                                                     "to say what is typical), ")
+    else:
+        w.say("of the ").num(str(len(counts))).say(f" clear dates {span}, ")
+    w.say("the busiest was ").num(_day(busy_day)).say(" with ").num(str(busy))
+    w.say(f" {_OBJECTS} on the {where}, the quietest ").num(_day(quiet_day)).say(" with ")
+    w.num(str(quiet))
+    if ties > 1:
+        w.say(" (").num(str(ties)).say(" dates share that count; the earliest is named)")
+    days = f"{_day(busy_day)}, {_day(quiet_day)}"
+    links = (("contact sheet", "#fig-contact_sheet"), ("trend figure", "#fig-trend"),
+             (f"activity.csv rows: {where}, {days}", "activity.csv"),
+             (f"objects.geojson features: {days}", "objects.geojson"))
+    return w.sentence(synthetic, numbers, links)
+
+
+def _lost_to(activity: pd.DataFrame, searched: pd.DatetimeIndex, clear: pd.DatetimeIndex
+             ) -> dict[str, int]:
+    """Dates not clear, by what their flagged apron rows give as reason (or 'not measured')."""
+    rows = activity[activity["kind"].isin(OBJECT_KINDS)].copy()
+    rows["day"] = pd.to_datetime(rows["date"]).dt.normalize()
+    reason = rows["flag_reason"] if "flag_reason" in rows.columns else pd.Series("", rows.index)
+    rows["why"] = reason.fillna("").astype(str).str.split(":").str[0].str.strip()
+    rows["why"] = rows["why"].replace(_REASON_WORDS).replace("", "other flags")
+    flagged = rows[rows["flagged"].astype(bool)]
+    lost: dict[str, int] = {}
+    for day in searched.difference(clear):
+        whys = flagged.loc[flagged["day"] == day, "why"]
+        why = str(whys.value_counts().sort_index().idxmax()) if len(whys) else (
+            "no object count" if (rows["day"] == day).any() else "not measured")
+        lost[why] = lost.get(why, 0) + 1
+    return dict(sorted(lost.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _usable_sentence(activity: pd.DataFrame, scenes: pd.DataFrame | None, counts: pd.Series,
+                     where: str, zones: int, synthetic: bool) -> Sentence:
+    dates = scenes["date"] if scenes is not None and "date" in scenes.columns \
+        and len(scenes) else activity["date"]
+    searched = pd.DatetimeIndex(pd.to_datetime(dates)).normalize().unique().sort_values()
+    clear = pd.DatetimeIndex(counts.index).intersection(searched)
+    lost = _lost_to(activity, searched, clear)
+    n, k = len(searched), len(clear)
+    share = 1 - k / n if n else 0.0
+    numbers: dict[str, Any] = {"dates_searched": n, "dates_usable": k, "share_lost": share,
+                               **{f"lost_{why.replace(' ', '_')}": c for why, c in lost.items()}}
+    w = _Words().say("of the ").num(str(n)).say(" dates searched, ").num(str(k))
+    w.say(" (").num(f"{1 - share:.0%}").say(") were clear over all ").num(str(zones))
+    w.say(f" zones of {where} and are the dates counted")
+    if lost:
+        w.say("; ").num(str(n - k)).say(" (").num(f"{share:.0%}").say(") were lost: ")
+        for i, (why, c) in enumerate(lost.items()):
+            w.say(", " if i else "").num(str(c)).say(f" to {why}")
+    w.say(". Every count above rests on those dates")
+    links = (("scenes.csv: every date searched", "scenes.csv"),
+             ("selected images", "#selected"), ("provenance", "#provenance"))
+    return w.sentence(synthetic, numbers, links)
+
+
+def headline(activity: pd.DataFrame, change_points: Any, scenes: pd.DataFrame | None, *,
+             synthetic: bool = False, min_clear_dates: int = MIN_CLEAR_DATES
+             ) -> list[Sentence]:
+    """Three or four sentences a reporter can quote, each with its numbers and links.
+
+    Parameters
+    ----------
+    activity
+        The table of :func:`geo.activity_index` (or ``activity.csv``): ``date``,
+        ``zone``, ``kind``, ``objects``, ``flagged`` (and ``flag_reason``).
+    change_points
+        What :func:`geo.when.change_points` returned, a change table (``date``,
+        ``lower``, ``upper``; ``step`` or ``size``; ``before``, ``after``, as in
+        ``change_points.csv``), or None. Its main change (:func:`main_change`) splits
+        the period; clear dates inside its interval count on neither side.
+    scenes
+        The review's scene table (every date searched: ``date``); None to take the
+        activity table's dates.
+    synthetic
+        The data are the synthetic scenario's: every sentence begins "In this SYNTHETIC
+        scenario".
+    min_clear_dates
+        Fewest clear dates on a side for firm wording (:data:`MIN_CLEAR_DATES`).
+
+    Returns
+    -------
+    list of Sentence
+        With a change: the median count before and after it, its date and interval,
+        the busiest and quietest clear dates after it, the dates usable. Without: the
+        median over the period (saying no change was found), the busiest and quietest
+        dates, the dates usable.
+
+    Raises
+    ------
+    geo.errors.AnalysisError
+        The activity table lacks a needed column.
+
+    Examples
+    --------
+    >>> from geo.testing.review import toy_inputs
+    >>> toy = toy_inputs(n_dates=24)
+    >>> s = headline(toy["activity"], toy["change_points"], None, synthetic=True)
+    >>> all(x.text.startswith("In this SYNTHETIC scenario") for x in s)
+    True
+    """
+    counts = clear_counts(activity)
+    if activity.empty:
+        raise errors.AnalysisError(
+            "The activity table is empty: a headline needs the rows of geo.activity_index "
+            "(or activity.csv) for at least one date.")
+    where, zones = _where(activity)
+    change = main_change(change_points)
+    if change.empty:
+        out = [_no_change_sentence(counts, activity, where, zones, min_clear_dates, synthetic),
+               _extremes_sentence(counts, False, where, min_clear_dates, synthetic)]
+    else:
+        row = change.iloc[0]
+        out = [_level_sentence(counts, row, where, zones, min_clear_dates, synthetic),
+               _change_sentence(row, synthetic),
+               _extremes_sentence(_split(counts, row)[1], True, where, min_clear_dates,
+                                  synthetic)]
+    out.append(_usable_sentence(activity, scenes, counts, where, zones, synthetic))
+    log.debug("headline: %d sentences on %d clear dates", len(out), len(counts))
+    return out
+
+
+def _marked_up(sentence: Sentence) -> str:
+    """The sentence as HTML, its numbers in <strong>."""
+    if not sentence.parts:
+        return html.escape(sentence.text)
+    return "".join(f"<strong>{html.escape(p)}</strong>" if bold else html.escape(p)
+                   for p, bold in sentence.parts)
+
+
+def headline_html(sentences: Sequence[Sentence], *, title: str = "Headline") -> str:
+    """The sentences as an HTML fragment: ``<section id='headline'>`` with a list.
+
+    Numbers and dates are in ``<strong>``; each sentence is followed by its links.
+
+    Examples
+    --------
+    >>> s = Sentence("Busiest on 2021-05-01 <b>.", {}, (("trend", "#fig-trend"),),
+    ...              (("Busiest on ", False), ("2021-05-01", True), (" <b>.", False)))
+    >>> print(headline_html([s]))  # doctest: +NORMALIZE_WHITESPACE
+    <section id='headline'><h2>Headline</h2><ul><li>Busiest on
+    <strong>2021-05-01</strong> &lt;b&gt;. <span class='links'>(see
+    <a href='#fig-trend'>trend</a>)</span></li></ul></section>
+    """
+    items = []
+    for s in sentences:
+        links = ", ".join(f"<a href='{html.escape(href, quote=True)}'>{html.escape(label)}</a>"
+                          for label, href in s.links)
+        more = f" <span class='links'>(see {links})</span>" if links else ""
+        items.append(f"<li>{_marked_up(s)}{more}</li>")
+    return (f"<section id='headline'><h2>{html.escape(title)}</h2><ul>{''.join(items)}</ul>"
+            "</section>")
+
+
+def headline_text(sentences: Sequence[Sentence]) -> str:
+    """The sentences as plain text, one paragraph each with its links below.
+
+    Examples
+    --------
+    >>> print(headline_text([Sentence("Quiet.", {}, (("trend", "#fig-trend"),))]))
+    - Quiet.
+      see: trend (report.html#fig-trend)
+    """
+    lines = []
+    for s in sentences:
+        lines.append(f"- {s.text}")
+        if s.links:
+            lines.append("  see: " + "; ".join(
+                f"{label} ({'report.html' + href if href.startswith('#') else href})"
+                for label, href in s.links))
+    return "\n".join(lines)
