@@ -63,19 +63,28 @@ def change_table(change_points: Any) -> pd.DataFrame:
 def main_change(change_points: Any) -> pd.DataFrame:
     """The main change point as a one-row table (``date``, ``lower``, ``upper``), or empty.
 
-    The main change of a :class:`geo.when.ChangePoints` is its largest step; of a table or
-    list, the first row.
+    The main change of a :class:`geo.when.ChangePoints` is its largest step against the
+    noise; of a table (``change_points.csv``), the row with the largest ``step`` or
+    ``size``; without either column, the first row.
 
     Examples
     --------
     >>> main_change({"date": "2021-08-01"})["date"].dt.strftime("%Y-%m-%d").tolist()
+    ['2021-08-01']
+    >>> two = pd.DataFrame({"date": ["2021-01-01", "2021-08-01"], "size": [0.01, -0.03]})
+    >>> main_change(two)["date"].dt.strftime("%Y-%m-%d").tolist()
     ['2021-08-01']
     >>> main_change(None).empty
     True
     """
     main = getattr(change_points, "main", None)  # geo.when.ChangePoints: the largest step
     table = change_table(main.to_frame().T if isinstance(main, pd.Series)
-                               else change_points)
+                         else change_points)
+    for col in ("step", "size"):
+        if col in table and len(table) > 1:
+            size = pd.to_numeric(table[col], errors="coerce").abs()
+            if size.notna().any():
+                return table.loc[[size.idxmax()]].reset_index(drop=True)
     return table.head(1)
 
 
