@@ -18,10 +18,11 @@ from geo._versions import show_versions
 from geo.activity import activity_index
 from geo.aoi import AOI
 from geo.load import load
+from geo.sar import sar_activity
 from geo.search import search
 
-__all__ = ["AOI", "__version__", "activity_index", "aoi", "errors", "load", "search",
-           "show_versions"]
+__all__ = ["AOI", "__version__", "activity_index", "aoi", "errors", "load", "sar_activity",
+           "search", "show_versions"]
 __version__ = "0.1.0"
 
 _redact.install()  # signed URLs and tokens never reach geo's log records

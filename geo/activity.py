@@ -266,7 +266,12 @@ def _fill_time(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return values[nearest]
 
 
-def _reference_dates(times: pd.DatetimeIndex, reference: ReferenceLike) -> np.ndarray:
+def reference_dates(times: pd.DatetimeIndex, reference: ReferenceLike) -> np.ndarray:
+    """Mask of the dates an empty state is fitted to: all for None or ``"auto"`` (the
+    caller then narrows ``"auto"`` to the quiet regime), a (start, end) period, or dates.
+
+    Shared by the optical index and :func:`geo.sar.sar_activity`.
+    """
     if reference is None or (isinstance(reference, str) and reference == "auto"):
         return np.ones(len(times), dtype=bool)
     if isinstance(reference, (tuple, list)) and len(reference) == 2:
@@ -920,7 +925,8 @@ def _walk_scores(
     return rows, objs, kept
 
 
-def _zone_names(aoi: AOI, kinds: Sequence[str], zones: Sequence[str] | None) -> list[str]:
+def zone_names(aoi: AOI, kinds: Sequence[str], zones: Sequence[str] | None) -> list[str]:
+    """Names of the AOI's zones of the given kinds (only ``zones`` if given), checked."""
     z = aoi.zones
     names = [n for n, k in zip(z["name"], z["kind"])
              if k in kinds and (zones is None or n in zones)]
@@ -933,7 +939,8 @@ def _zone_names(aoi: AOI, kinds: Sequence[str], zones: Sequence[str] | None) -> 
     return names
 
 
-def _control_names(aoi: AOI, control: str | Sequence[str] | bool | None) -> list[str]:
+def control_names(aoi: AOI, control: str | Sequence[str] | bool | None) -> list[str]:
+    """The control zones to use: all of kind control (None/True), none (False), or named."""
     if control is False:
         return []
     if control is None or control is True:
@@ -992,15 +999,15 @@ def analyse(
     >>> res.control, len(res.objects)
     (['control_test'], 0)
     """
-    names = _zone_names(aoi, kinds, zones)
-    ctrl_names = _control_names(aoi, control)
+    names = zone_names(aoi, kinds, zones)
+    ctrl_names = control_names(aoi, control)
     if baseline_dates is not None and baseline_dates < 12:
         raise errors.AnalysisError(
             f"baseline_dates={baseline_dates} is too few to fit a seasonal empty state; "
             "use at least 12 (the default is 96), or None for every date."
         )
     times = pd.DatetimeIndex(stack["time"].to_numpy())
-    ref = _reference_dates(times, reference)
+    ref = reference_dates(times, reference)
     walk = _Walk(stack, aoi, list(dict.fromkeys([*names, *ctrl_names])), bands,
                  tolerance + 2, block)
     sample = _sample_dates(stack, ref, baseline_dates)
@@ -1014,7 +1021,7 @@ def analyse(
             basis = (f"the quietest regime found in the imagery, {quiet[0]:%Y-%m-%d} to "
                      f"{quiet[1]:%Y-%m-%d}")
             log.info("empty state fitted to %s", basis)
-            ref = _reference_dates(times, quiet)
+            ref = reference_dates(times, quiet)
             wanted = _sample_dates(stack, ref, baseline_dates)
             cubes, sample = _resample(walk, cubes, sample, wanted), wanted
     every_date = len(sample) == len(times)

@@ -1,5 +1,5 @@
-"""``before_after.png``: a true-colour pair either side of the change, the change map, and
-each zone's numbers."""
+"""``before_after.png``: a true-colour pair either side of the change, the change map,
+close-ups of the key zones on both dates, and each zone's numbers."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ from geo.plot import (
     source_text,
     time_index,
     true_colour,
+)
+from geo.review.closeups import (
+    CLOSEUP_ZONES,
+    closeup_aspect,
+    draw_closeup,
+    key_zones,
 )
 from geo.select import BeforeAfter
 
@@ -61,8 +67,10 @@ def zone_numbers(activity: pd.DataFrame, before: Any, after: Any) -> pd.DataFram
 def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path | None = None, *,
                  change: Any = None, activity: pd.DataFrame | None = None, site: str = "",
                  source: str = "", synthetic: bool = False,
-                 pair: BeforeAfter | None = None) -> Figure:
-    """A true-colour pair with zone outlines, the change map, and per-zone numbers.
+                 pair: BeforeAfter | None = None, objects: pd.DataFrame | None = None,
+                 zones: Sequence[str] | None = None,
+                 closeups: int = CLOSEUP_ZONES) -> Figure:
+    """A true-colour pair with zone outlines, the change map, close-ups and per-zone numbers.
 
     Parameters
     ----------
@@ -83,6 +91,16 @@ def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path 
     pair
         What the pair was split at (:func:`geo.review.pick_before_after`): said under
         the title. Without it the figure makes no claim about a change.
+    objects
+        Objects table of :func:`geo.activity.analyse`: the objects of the two dates are
+        outlined in the close-ups and counted in their titles. None: no outlines.
+    zones
+        Zones shown close up (before and after side by side, at native pixels); default
+        :func:`geo.review.closeups.key_zones` of ``objects`` and ``activity``. Pass the
+        review's choice so every figure shows the same zones.
+    closeups
+        How many zones :func:`~geo.review.closeups.key_zones` chooses when ``zones`` is
+        None; 0 for no close-ups.
 
     Examples
     --------
@@ -90,19 +108,24 @@ def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path 
     >>> toy = toy_inputs(n_dates=4)
     >>> s = toy["stack"]
     >>> fig = before_after(s, toy["aoi"], s.time.values[0], s.time.values[-1],
-    ...                    activity=toy["activity"])
-    >>> len(fig.axes)
-    3
+    ...                    activity=toy["activity"], closeups=1)
+    >>> len(fig.axes)  # the pair, one zone before and after, the table
+    5
     """
     ib, ia = time_index(stack, before), time_index(stack, after)
     days = [pd.Timestamp(stack["time"].values[i]) for i in (ib, ia)]
     ids = [scene_label(stack, i) for i in (ib, ia)]
     n_img = 3 if change is not None else 2
     has_table = activity is not None and not activity.empty
-    fig = plt.figure(figsize=(5.0 * n_img + 0.6, 6.2 + (2.8 if has_table else 0)), dpi=150)
-    grid = fig.add_gridspec(2 if has_table else 1, n_img,
-                            height_ratios=[5.4, 2.6] if has_table else [1], hspace=0.06,
-                            wspace=0.04)
+    if zones is None:
+        zones = key_zones(aoi, objects, activity, n=closeups, stack=stack)
+    zones = list(zones)
+    width = 5.0 * n_img + 0.6
+    close_h = _closeup_height(aoi, zones, width)
+    ratios = [5.4] + ([close_h] if zones else []) + ([2.6] if has_table else [])
+    fig = plt.figure(figsize=(width, 6.2 + (close_h + 0.2 if zones else 0)
+                              + (2.8 if has_table else 0)), dpi=150)
+    grid = fig.add_gridspec(len(ratios), n_img, height_ratios=ratios, hspace=0.1, wspace=0.04)
     extent = image_extent(stack)
     for k, (i, day, sid) in enumerate(zip((ib, ia), days, ids, strict=True)):
         ax = fig.add_subplot(grid[0, k])
@@ -120,9 +143,11 @@ def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path 
         image_axis(ax, extent)
         scale_bar(ax)
         north_arrow(ax)
+    if zones:
+        _closeup_row(fig, grid[1, :], stack, aoi, zones, days, objects)
     if has_table:
         assert activity is not None
-        _numbers_table(fig.add_subplot(grid[1, :]), zone_numbers(activity, days[0], days[1]),
+        _numbers_table(fig.add_subplot(grid[-1, :]), zone_numbers(activity, days[0], days[1]),
                        days)
     height = fig.get_figheight()
     fig.suptitle(f"{site or aoi.name}: before and after, {days[0]:%d %b %Y} against {days[1]:%d %b %Y}",
@@ -132,10 +157,44 @@ def before_after(stack: Any, aoi: AOI, before: Any, after: Any, out: str | Path 
                  fontsize=9.5, wrap=True)
     footer(fig, f"{source_text(source, synthetic)}. Scenes {ids[0]} and {ids[1]}. "
                  f"True colour B04/B03/B02, reflectance {RGB_STRETCH[0]:g}-{RGB_STRETCH[1]:g}, "
-                 "same stretch for both. Outlines: zones of the AOI (see zones.png).")
+                 "same stretch for both. Outlines: zones of the AOI (see zones.png)."
+                 + (_closeup_note(stack, objects) if zones else ""))
     top = 1 - (0.95 if pair is not None else 0.75) / height
-    fig.subplots_adjust(left=0.02, right=0.95, top=top, bottom=0.4 / height)
+    fig.subplots_adjust(left=0.02, right=0.95, top=top, bottom=0.55 / height)
     return finish(fig, out, synthetic)
+
+
+def _closeup_height(aoi: AOI, zones: Sequence[str], width: float) -> float:
+    """Height (inches) of the close-up row: its panels' width times the crops' aspect."""
+    if not zones:
+        return 0.0
+    panel = 0.93 * width / (2 * len(zones))
+    return float(min(panel * closeup_aspect(aoi, zones), 4.2) + 0.45)
+
+
+def _closeup_row(fig: Figure, cell: Any, stack: Any, aoi: AOI, zones: Sequence[str],
+                 days: Sequence[pd.Timestamp], objects: pd.DataFrame | None) -> None:
+    """For each zone, the before and the after close-up side by side."""
+    sub = cell.subgridspec(1, 2 * len(zones), wspace=0.06)
+    for z, zone in enumerate(zones):
+        for k, day in enumerate(days):
+            ax = fig.add_subplot(sub[0, 2 * z + k])
+            n = draw_closeup(ax, stack, aoi, zone, day, objects=objects)
+            count = f": {n} object{'s' if n != 1 else ''}" if objects is not None else ""
+            ax.set_title(f"{zone}\n{'before' if k == 0 else 'after'}, {day:%d %b %Y}{count}",
+                         fontsize=7.5)
+
+
+def _closeup_note(stack: Any, objects: pd.DataFrame | None) -> str:
+    x = np.asarray(stack["x"].values, dtype=float)
+    res = float(abs(x[1] - x[0])) if x.size > 1 else 10.0
+    note = (f" Close-ups: key zones at the native {res:g} m pixels (nearest-neighbour, "
+            "not resampled).")
+    if objects is None:
+        return note + " Detected objects not given: none outlined."
+    return note + (" Cyan squares: aircraft-sized objects detected "
+                   "(geo.activity), dashed on a flagged date; a number beside one: objects "
+                   "it counts as.")
 
 
 def _change_panel(fig: Figure, ax: Axes, change: Any,
