@@ -81,6 +81,53 @@ def aoi_show(
     console.print(f"map written to {out}")
 
 
+_STORE_HELP_AOI = "The imagery store folder (default $GEO_IMAGERY_DIR or imagery/)."
+
+
+@aoi_app.command("make")
+def aoi_make(
+    code: str | None = typer.Argument(None, help="ICAO code of the airfield (e.g. OAKN)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the AOI (GeoJSON)."),
+    bbox: str | None = typer.Option(None, "--bbox", metavar="W,S,E,N",
+                                    help="A box in degrees instead of a code (needs --name)."),
+    name: str | None = typer.Option(None, "--name", help="Name of the AOI."),
+    source: str = typer.Option("earth-search", "--source",
+                               help="earth-search, planetary-computer, a STAC URL or a local catalog."),
+    start: str | None = typer.Option(None, "--start", help="First date of the composite."),
+    end: str | None = typer.Option(None, "--end", help="Last date of the composite."),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP_AOI),
+    offline: bool = typer.Option(False, "--offline", help="Use the imagery store only."),
+) -> None:
+    """Make an airfield's AOI: runways (OurAirports or imagery), taxiways and aprons
+    found in a clear-sky composite, and off-site control squares.
+
+    Examples: ``geo aoi make OAKN --out oakn.geojson``;
+    ``geo aoi make --bbox 69.24,34.92,69.29,34.97 --name field --out field.geojson``
+    """
+    import json
+
+    from geo import airfield
+
+    if (code is None) == (bbox is None):
+        raise errors.AOIError("Give either an ICAO code or --bbox W,S,E,N (with --name), "
+                              "not both nor neither.")
+    area = airfield.make_aoi(code if code is not None else str(bbox), source, start=start,
+                             end=end, name=name, store=store, offline=offline)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(area.to_geojson(), indent=1), encoding="utf-8")
+    table = Table(title=f"{area.name}: {area.properties.get('zones_found', '')}")
+    for col in ("name", "kind", "area_ha", "confidence"):
+        table.add_column(col)
+    conf = dict(zip(area.zones["name"], area.zones.get("confidence", [None] * len(area.zones)),
+                    strict=True))
+    for row in area.summary().itertuples(index=False):
+        value = conf.get(row.name)
+        table.add_row(str(row.name), str(row.kind), f"{row.area_ha:,.2f}",
+                      "" if value is None or value != value else f"{value:.2f}")
+    console.print(table)
+    console.print(f"AOI written to {out}; edit it and use it with --aoi {out}")
+
+
 def _tiles_table(area: aoi_mod.AOI) -> Table:
     """One row per Sentinel-2 tile: its CRS and the share of the perimeter it covers."""
     table = Table(title=f"{area.name}: Sentinel-2 tiles (grid EPSG:{area.epsg})")
