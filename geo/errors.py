@@ -40,6 +40,7 @@ __all__ = [
     "NoImagery",
     "SourceUnavailable",
     "UnknownSource",
+    "UnsupportedSensor",
     "MissingDependency",
     "LoadError",
     "ReadError",
@@ -174,6 +175,11 @@ class SchedulerUnavailable(GeoError, ConnectionError):
 
 class UnknownSource(GeoError, ValueError):
     """The source is neither a known name, a URL nor an existing local catalog."""
+
+
+class UnsupportedSensor(SearchError, ValueError):
+    """A sensor geo does not know, or a source that has no loadable data of it (e.g.
+    Sentinel-1 from Earth Search, whose GRD items are requester-pays and unprojected)."""
 
 
 class MissingDependency(GeoError, ImportError):

@@ -1,5 +1,9 @@
 """Load a harmonised, masked Sentinel-2 time series of an AOI as a lazy xarray Dataset.
 
+Sentinel-1 RTC items (Planetary Computer ``sentinel-1-rtc``) load the same way (the same
+windows, store, retries and checks) into a radar stack: ``vv``/``vh`` in dB on the same
+grid, one time per acquisition, no harmonisation and no cloud mask.
+
 :func:`load` works in two phases:
 
 1. **Fetch** (eager, threaded, with a progress bar): for every item and band asked
@@ -73,18 +77,23 @@ from geo._memory import buffers_returned_at_once, return_freed_memory
 from geo._redact import redact_text, redact_url
 from geo.aoi import AOI
 from geo.search import (
+    RADAR_KEYS,
+    _platform,
     _progress,
     _when,
+    acquisition_key,
     canonicalise,
     collapse_duplicates,
     item_collection,
     mgrs_tile,
+    relative_orbit,
+    sensor_of,
     solar_day,
 )
 from geo.store import Store, Validators, WindowEntry, head_validators, open_store, parse_validators
 
-__all__ = ["DEFAULT_BANDS", "REFLECTANCE_BANDS", "NOT_CLEAR", "SNOW", "load", "fetch",
-           "skipped_reads", "Expected", "expected_of"]
+__all__ = ["DEFAULT_BANDS", "REFLECTANCE_BANDS", "RADAR_BANDS", "NOT_CLEAR", "SNOW", "load",
+           "fetch", "skipped_reads", "Expected", "expected_of", "to_db"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +105,13 @@ REFLECTANCE_BANDS = frozenset({
     "nir09", "swir16", "swir22",
 })
 """Bands converted to reflectance (float32); others (``scl``) keep their DNs."""
+
+RADAR_BANDS: tuple[str, ...] = tuple(sorted(RADAR_KEYS, reverse=True))
+"""Sentinel-1 RTC bands (``vv``, ``vh``): :func:`load` reads both unless told otherwise."""
+
+_RADAR = harmonise.Radiometry(0, False, None, "Sentinel-1 RTC: linear gamma0 to dB, "
+                              "not harmonised")
+"""The radiometry record of a radar scene (no DN offset applies)."""
 
 NOT_CLEAR: tuple[int, ...] = (0, 1, 3, 8, 9, 10, 11)
 """SCL classes that are not clear ground: nodata, saturated, cloud shadow, cloud
@@ -210,6 +226,10 @@ def expected_of(item: pystac.Item, band: str) -> Expected:
     """
     asset = item.assets.get(band)
     fields: dict[str, Any] = dict(asset.extra_fields) if asset is not None else {}
+    if sensor_of(item) == "s1":  # one grid for both polarisations, given on the item
+        shared: dict[str, Any] = {k: item.properties[k] for k in ("proj:transform", "proj:shape")
+                                  if k in item.properties}
+        fields = {**shared, **fields}
     crs = _proj_crs(fields) or _proj_crs(item.properties)
     t = _numbers(fields.get("proj:transform"), 6)
     transform = Affine(*t[:6]) if t is not None and len(t) >= 6 else None
@@ -376,8 +396,15 @@ _DN_DTYPES = ("uint16", "int16", "uint32", "int32")
 
 
 def _check_dtype(dtype: Any, item_id: str, band: str, href: str) -> None:
-    """Reflectance assets must hold integer DNs, SCL must hold class codes."""
+    """Reflectance assets must hold integer DNs, SCL class codes, radar float power."""
     name = np.dtype(dtype).name
+    if band in RADAR_KEYS:
+        if name not in ("float32", "float64"):
+            raise errors.LoadError(
+                f"Item {item_id}: the {band} asset {redact_url(href)} holds {name} values; "
+                "geo expects Sentinel-1 RTC linear gamma nought (float32). Is this GRD "
+                "amplitude? Use the Planetary Computer's sentinel-1-rtc items.")
+        return
     ok = name in _DN_DTYPES if band in REFLECTANCE_BANDS else name in ("uint8", *_DN_DTYPES)
     if not ok:
         raise errors.LoadError(
@@ -895,7 +922,7 @@ def load(
     items: Iterable[pystac.Item | Mapping[str, Any]],
     aoi: AOI | str | Path,
     *,
-    bands: Sequence[str] = DEFAULT_BANDS,
+    bands: Sequence[str] | None = None,
     resolution: float = 10,
     margin: float = 100.0,
     chunks: Mapping[str, int] | None = None,
@@ -905,7 +932,7 @@ def load(
     workers: int = 8,
     on_error: Literal["raise", "skip"] = "raise",
 ) -> xr.Dataset:
-    """Load a harmonised Sentinel-2 L2A time series of an AOI (lazy, Dask-backed).
+    """Load a harmonised Sentinel-2 L2A (or Sentinel-1 RTC) time series of an AOI (lazy).
 
     Parameters
     ----------
@@ -915,8 +942,9 @@ def load(
     aoi
         The area of interest (or a built-in name / GeoJSON path).
     bands
-        Canonical band names. Reflectance bands become float32; ``scl`` stays uint8.
-        With ``scl``, the Dataset also gets ``clear`` and ``snow``.
+        Canonical band names; default :data:`DEFAULT_BANDS` (Sentinel-2) or
+        :data:`RADAR_BANDS` (Sentinel-1). Reflectance bands become float32; ``scl``
+        stays uint8. With ``scl``, the Dataset also gets ``clear`` and ``snow``.
     resolution
         Output pixel size in metres (10: 20 m bands are repeated 2 x 2, nearest).
     margin
@@ -953,12 +981,23 @@ def load(
         Attributes ``crs``, ``source``, ``synthetic``, ``resolution``, ``harmonisation``
         and ``skipped``: the reads left out by ``on_error="skip"``, a list of
         ``{"item_id", "band", "href", "reason"}`` dicts (href redacted; JSON-ready),
-        sorted by item and band; ``[]`` when nothing was skipped.
+        sorted by item and band; ``[]`` when nothing was skipped. ``attrs["sensor"]``
+        is ``"s2"``.
+
+        Sentinel-1 RTC items (:func:`geo.search.sensor_of`) give the radar stack
+        instead, on the same grid: one time per acquisition (slices of one datatake
+        mosaicked), ``vv``/``vh`` float32 in dB (``10 * log10`` of linear gamma nought;
+        NaN where nodata or not positive), per-time coords ``item_id``, ``platform``
+        (lower case), ``orbit_state``, ``relative_orbit`` (int, -1 if unknown) and
+        ``collection``; attrs ``crs``, ``source``, ``synthetic``, ``resolution``,
+        ``radiometry``, ``skipped`` and ``sensor="s1"``. No harmonisation, no masks.
 
     Raises
     ------
     geo.errors.NoImagery
         No items.
+    geo.errors.LoadError
+        Sentinel-1 and Sentinel-2 items mixed, or bands the items' sensor lacks.
     geo.errors.MissingBand
         An item lacks a band asked for.
     geo.errors.OfflineMiss
@@ -980,17 +1019,10 @@ def load(
     0.21
     """
     site = aoi if isinstance(aoi, AOI) else aoi_mod.load(aoi)
-    bands = list(dict.fromkeys(bands))
-    if not bands:
-        raise errors.LoadError("bands is empty; ask for at least one band, e.g. ['red'].")
-    unknown = [b for b in bands if b not in REFLECTANCE_BANDS and b != "scl"]
-    if unknown:
-        raise errors.LoadError(
-            f"Cannot load band(s) {unknown}: geo loads the single-band assets "
-            f"{sorted(REFLECTANCE_BANDS | {'scl'})} (for a true-colour picture load red, "
-            "green and blue)."
-        )
-    scenes_items = collapse_duplicates(_as_items(items), site)
+    all_items = _as_items(items)
+    sensor = _sensor(all_items)
+    bands = _check_bands(bands, sensor)
+    scenes_items = collapse_duplicates(all_items, site)
     if not scenes_items:
         raise errors.NoImagery(f"No items to load for {site.name}; search found none.")
     crs = CRS.from_epsg(site.epsg)
@@ -999,11 +1031,51 @@ def load(
     geobox = GeoBox.from_bbox(bounds, f"EPSG:{site.epsg}", resolution=resolution)
     pieces = fetch(scenes_items, bounds, crs, bands, store=store, offline=offline,
                    progress=progress, workers=workers, on_error=on_error)
-    scenes = [_scene(item, pieces[item.id]) for item in scenes_items]
-    scenes = _check_over_time(scenes, bounds, crs, workers)
-    ds = _assemble(scenes, bands, geobox, chunks)
+    if sensor == "s1":
+        scenes = [Scene(item, _RADAR, pieces[item.id]) for item in scenes_items]
+        ds = _assemble_radar(scenes, bands, geobox, chunks)
+    else:
+        scenes = [_scene(item, pieces[item.id]) for item in scenes_items]
+        scenes = _check_over_time(scenes, bounds, crs, workers)
+        ds = _assemble(scenes, bands, geobox, chunks)
     ds.attrs["skipped"] = skipped_reads(scenes)
     return ds
+
+
+def _sensor(items: Sequence[pystac.Item]) -> str:
+    """The one sensor of the items (``"s2"`` if none); mixed sensors raise."""
+    sensors = {sensor_of(i) for i in items}
+    if len(sensors) > 1:
+        radar = sorted(i.id for i in items if sensor_of(i) == "s1")
+        raise errors.LoadError(
+            f"The items mix Sentinel-1 ({len(radar)}, e.g. {radar[0]}) and Sentinel-2 "
+            f"({len(items) - len(radar)}); a stack holds one sensor. Load them in two "
+            "calls: geo.load(s1_items, aoi) and geo.load(s2_items, aoi).")
+    return sensors.pop() if sensors else "s2"
+
+
+def _check_bands(bands: Sequence[str] | None, sensor: str) -> list[str]:
+    """The bands to load (defaults per sensor); bands the sensor lacks raise."""
+    if bands is None:
+        return list(RADAR_BANDS if sensor == "s1" else DEFAULT_BANDS)
+    out = list(dict.fromkeys(bands))
+    if not out:
+        raise errors.LoadError("bands is empty; ask for at least one band, e.g. ['red'].")
+    if sensor == "s1":
+        unknown = [b for b in out if b not in RADAR_KEYS]
+        if unknown:
+            raise errors.LoadError(
+                f"Cannot load band(s) {unknown} from Sentinel-1 RTC items: they have "
+                f"{list(RADAR_BANDS)} (omit bands= to load both).")
+        return out
+    unknown = [b for b in out if b not in REFLECTANCE_BANDS and b != "scl"]
+    if unknown:
+        raise errors.LoadError(
+            f"Cannot load band(s) {unknown}: geo loads the single-band assets "
+            f"{sorted(REFLECTANCE_BANDS | {'scl'})} (for a true-colour picture load red, "
+            "green and blue; vv/vh need Sentinel-1 items: geo.search(..., sensor='s1'))."
+        )
+    return out
 
 
 def skipped_reads(scenes: Sequence[Scene]) -> list[dict[str, str]]:
@@ -1098,6 +1170,117 @@ def _assemble(
         synthetic=bool(any(s.item.properties.get("geo:synthetic") for s in scenes)),
         resolution=float(abs(geobox.resolution.x)),
         harmonisation="reflectance = (DN - dn_offset) / 10000 per item (geo.harmonise)",
+        sensor="s2",
+    )
+    return ds
+
+
+# --- radar ---------------------------------------------------------------------------
+
+
+def to_db(linear: np.ndarray) -> np.ndarray:
+    """Linear power (gamma nought) to decibels, float32; NaN where not positive.
+
+    Examples
+    --------
+    >>> to_db(np.array([1.0, 0.1, 0.0, -32768.0], dtype=np.float32)).tolist()
+    [0.0, -10.0, nan, nan]
+    """
+    values = np.asarray(linear, dtype=np.float64)
+    good = np.isfinite(values) & (values > 0)
+    out = np.full(values.shape, np.nan, dtype=np.float32)
+    out[good] = 10.0 * np.log10(values[good])
+    return out
+
+
+def _radar_block(
+    *,
+    groups: Sequence[Sequence[tuple[Piece | None, int]]],
+    band: str,
+    transform: Affine,
+    crs_wkt: str,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
+    """One (time, y, x) chunk of one polarisation in dB: the slices of an acquisition
+    mosaicked (first valid pixel wins)."""
+    assert block_info is not None
+    (t0, t1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+    shape = (y1 - y0, x1 - x0)
+    dst_transform = transform @ Affine.translation(x0, y0)
+    crs = CRS.from_wkt(crs_wkt)
+    out = np.full((t1 - t0, *shape), np.nan, dtype=np.float32)
+    for k, t in enumerate(range(t0, t1)):
+        for piece, _offset in groups[t]:
+            if piece is None or piece.path is None:
+                continue
+            values = to_db(_read_into(piece.path, piece.nodata, dst_transform, shape, crs))
+            empty = np.isnan(out[k])
+            out[k][empty] = values[empty]
+    return out
+
+
+def _group_by_acquisition(scenes: Sequence[Scene]) -> list[list[Scene]]:
+    groups: dict[tuple[str, str, dt.date], list[Scene]] = {}
+    for scene in sorted(scenes, key=lambda s: (_when(s.item), s.item.id)):
+        groups.setdefault(acquisition_key(scene.item), []).append(scene)
+    return list(groups.values())
+
+
+def _radar_time_coords(acquisitions: Sequence[Sequence[Scene]]) -> dict[str, Any]:
+    def one(group: Sequence[Scene], fn: Any) -> Any:
+        return next((v for s in group if (v := fn(s.item)) not in (None, "")), None)
+
+    times = [min(_when(s.item) for s in g).astimezone(dt.UTC).replace(tzinfo=None)
+             for g in acquisitions]
+    orbits = [one(g, relative_orbit) for g in acquisitions]
+    return {
+        "time": ("time", np.array(times, dtype="datetime64[ns]")),
+        "item_id": ("time", np.array([",".join(s.item.id for s in g) for g in acquisitions],
+                                     dtype=object)),
+        "platform": ("time", np.array([one(g, _platform) or "" for g in acquisitions],
+                                      dtype=object)),
+        "orbit_state": ("time", np.array(
+            [str(one(g, lambda i: i.properties.get("sat:orbit_state")) or "").lower()
+             for g in acquisitions], dtype=object)),
+        "relative_orbit": ("time", np.array([-1 if o is None else int(o) for o in orbits],
+                                            dtype=np.int64)),
+        "collection": ("time", np.array(
+            [",".join(dict.fromkeys(item_collection(s.item) for s in g)) for g in acquisitions],
+            dtype=object)),
+    }
+
+
+def _assemble_radar(
+    scenes: Sequence[Scene], bands: Sequence[str], geobox: GeoBox,
+    chunks: Mapping[str, int] | None,
+) -> xr.Dataset:
+    acquisitions = _group_by_acquisition(scenes)
+    ny, nx = geobox.shape.y, geobox.shape.x
+    ct, cy, cx = _norm_chunks(chunks, (ny, nx))
+    dask_chunks = (_splits(len(acquisitions), ct), _splits(ny, cy), _splits(nx, cx))
+    crs_wkt = CRS.from_user_input(str(geobox.crs)).to_wkt()
+    coords: dict[str, Any] = dict(_radar_time_coords(acquisitions))
+    coords.update({str(k): v for k, v in xr_coords(geobox, crs_coord_name="spatial_ref").items()})
+    data_vars: dict[str, Any] = {}
+    for band in bands:
+        groups = [[(s.pieces.get(band), 0) for s in g] for g in acquisitions]
+        fn = partial(_radar_block, groups=groups, band=band, transform=geobox.transform,
+                     crs_wkt=crs_wkt)
+        arr = da.map_blocks(fn, chunks=dask_chunks, dtype=np.float32,
+                            meta=np.array((), dtype=np.float32),
+                            name=f"geo-load-{band}-{_token(groups, geobox, dask_chunks)}")
+        attrs = {"units": "dB", "nodata": np.nan,
+                 "long_name": f"{band.upper()} gamma nought (terrain corrected), dB"}
+        data_vars[band] = (("time", "y", "x"), arr, attrs)
+    ds = xr.Dataset(data_vars, coords=coords)
+    sources = sorted({str(s.item.properties.get("geo:source", "")) for s in scenes} - {""})
+    ds.attrs.update(
+        crs=str(geobox.crs),
+        source=", ".join(sources) or "unknown",
+        synthetic=bool(any(s.item.properties.get("geo:synthetic") for s in scenes)),
+        resolution=float(abs(geobox.resolution.x)),
+        radiometry="dB = 10 * log10(linear gamma nought); nodata and values <= 0 -> NaN",
+        sensor="s1",
     )
     return ds
 

@@ -1,4 +1,4 @@
-"""Find Sentinel-2 L2A items of an AOI: public STAC APIs or a local catalog.
+"""Find Sentinel-2 L2A (or Sentinel-1 RTC) items of an AOI: STAC APIs or a local catalog.
 
 One function, :func:`search`, whatever the source: Earth Search (default, no account),
 the Planetary Computer (hrefs signed with the optional ``planetary-computer`` package),
@@ -6,6 +6,8 @@ any STAC API URL, or a local catalog (a folder holding ``items.parquet`` or
 ``items.ndjson``, or the path of such a file). The items come back with canonical asset
 keys (``blue green red nir swir16 swir22 scl visual``) whatever the source calls them,
 one item per pass (duplicates collapsed, newest processing kept), sorted by time.
+With ``sensor="s1"`` it finds the Planetary Computer's ``sentinel-1-rtc`` items instead
+(assets ``vv``/``vh``), one item per acquisition (see :func:`collapse_duplicates`).
 
 Paging follows the server's ``next`` links exactly as given (POST body or GET token);
 pystac-client does this. Results of searches over periods that had already ended are
@@ -60,6 +62,12 @@ __all__ = [
     "relative_orbit",
     "mgrs_tile",
     "read_local_catalog",
+    "SENSORS",
+    "S1_COLLECTION",
+    "sensor_of",
+    "absolute_orbit",
+    "acquisition_key",
+    "check_sensor",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +87,26 @@ SOURCES: dict[str, dict[str, Any]] = {
 }
 """Named STAC APIs and the collections searched by default (best first)."""
 
+S1_COLLECTION = "sentinel-1-rtc"
+"""The Planetary Computer's Sentinel-1 radiometrically terrain corrected collection
+(float32 linear gamma nought in UTM, assets ``vv`` and ``vh``)."""
+
+SENSORS: tuple[str, ...] = ("s2", "s1")
+"""Sensors :func:`search` and :func:`geo.load` know: Sentinel-2 L2A, Sentinel-1 RTC."""
+
+S1_SOURCES: dict[str, tuple[str, ...]] = {"planetary-computer": (S1_COLLECTION,)}
+"""Named STAC APIs that serve Sentinel-1 geo can load, and their collections."""
+
+_NO_RADAR = {
+    "earth-search": (
+        "Earth Search has no Sentinel-1 collection geo can load: its sentinel-1-grd items "
+        "are requester-pays (s3:// hrefs billed to the reader) and unprojected (GCPs only, "
+        "no map grid; they need calibration and terrain correction). Search Sentinel-1 "
+        "with source='planetary-computer' (--source planetary-computer), whose "
+        "sentinel-1-rtc items are terrain corrected on a UTM grid."
+    ),
+}
+
 SEARCH_MAX_AGE = dt.timedelta(days=7)
 """How long a cached search result is reused when online (see :func:`search`)."""
 
@@ -90,12 +118,17 @@ CANONICAL: dict[str, str] = {
 }
 """Source asset key -> canonical key (Planetary Computer and Earth Search v0 use B-keys)."""
 
+RADAR_KEYS = frozenset({"vv", "vh"})
+"""Sentinel-1 RTC asset keys geo reads (linear gamma nought, one polarisation each)."""
+
 READ_KEYS = frozenset(CANONICAL) | frozenset(CANONICAL.values()) | frozenset(
-    k.lower() for k in CANONICAL)
-"""Asset keys geo may read (source or canonical band names); href rules apply to these
-only: other assets (``*-jp2`` copies, metadata, thumbnails) are kept as they are."""
+    k.lower() for k in CANONICAL) | RADAR_KEYS
+"""Asset keys geo may read (source or canonical band names, radar ``vv``/``vh``); href
+rules apply to these only: other assets (``*-jp2`` copies, metadata, thumbnails) are
+kept as they are."""
 
 _RELATIVE_ORBIT = re.compile(r"_R(\d{3})(?:_|$)")
+_S1_ID = re.compile(r"^S1([A-D])_.*?_\d{8}T\d{6}_\d{8}T\d{6}_(\d{6})_([0-9A-F]{6})")
 _TILE = re.compile(r"(?:^|_)T?(\d{2}[C-X][A-Z]{2})(?:_|$)")
 _LOCAL_FILES = ("items.parquet", "items.ndjson", "items.geoparquet")
 
@@ -193,6 +226,111 @@ def mgrs_tile(item: pystac.Item) -> str | None:
     return m.group(1) if m else None
 
 
+def sensor_of(item: pystac.Item | Mapping[str, Any]) -> str:
+    """``"s1"`` for a Sentinel-1 item, ``"s2"`` otherwise.
+
+    Decided by the collection (``sentinel-1-*``), else by the platform
+    (``sentinel-1a``...), else by SAR properties (``sar:polarizations``).
+
+    Examples
+    --------
+    >>> sensor_of({"collection": "sentinel-1-rtc", "properties": {}})
+    's1'
+    >>> sensor_of({"collection": "sentinel-2-l2a", "properties": {}})
+    's2'
+    """
+    if isinstance(item, pystac.Item):
+        collection, props = item.collection_id, item.properties
+    else:
+        collection, props = item.get("collection"), item.get("properties") or {}
+    name = str(collection or props.get("geo:collection") or "").lower()
+    if name:
+        return "s1" if name.startswith("sentinel-1") else "s2"
+    if str(props.get("platform") or "").lower().startswith("sentinel-1"):
+        return "s1"
+    return "s1" if "sar:polarizations" in props else "s2"
+
+
+def _s1_id(item: pystac.Item) -> re.Match[str] | None:
+    return _S1_ID.match(item.id)
+
+
+def absolute_orbit(item: pystac.Item) -> int | None:
+    """A Sentinel-1 item's absolute orbit, from ``sat:absolute_orbit`` or its id.
+
+    Examples
+    --------
+    >>> absolute_orbit(pystac.Item("S1A_IW_GRDH_1SDV_20250311T044231_20250311T044249_"
+    ...     "058252_073302_rtc", None, None, dt.datetime(2025, 3, 11), {}))
+    58252
+    """
+    value = item.properties.get("sat:absolute_orbit")
+    if value is not None:
+        return int(value)
+    m = _s1_id(item)
+    return int(m.group(2)) if m else None
+
+
+def _platform(item: pystac.Item) -> str:
+    """Lower-case platform (``"sentinel-1a"``), from the property or a Sentinel-1 id."""
+    text = str(item.properties.get("platform") or "").lower()
+    if text:
+        return text
+    m = _s1_id(item)
+    return f"sentinel-1{m.group(1).lower()}" if m else ""
+
+
+def acquisition_key(item: pystac.Item) -> tuple[str, str, dt.date]:
+    """(platform, absolute orbit or datatake, solar day): one Sentinel-1 acquisition.
+
+    The Planetary Computer cuts one datatake into overlapping slices; slices of one
+    acquisition share this key.
+
+    Examples
+    --------
+    >>> it = pystac.Item("s", None, [69, 34, 70, 35], dt.datetime(2025, 3, 11, 1),
+    ...     {"platform": "SENTINEL-1A", "sat:absolute_orbit": 58252})
+    >>> acquisition_key(it)
+    ('sentinel-1a', '58252', datetime.date(2025, 3, 11))
+    """
+    orbit = absolute_orbit(item)
+    props = item.properties
+    pass_id = orbit if orbit is not None else props.get("s1:datatake_id") or item.id
+    return _platform(item), str(pass_id), solar_day(item)
+
+
+_ORBIT_SOURCE_RANK = {"POEORB": 3, "RESORB": 2, "PREORB": 1}
+
+
+def _covers(item: pystac.Item, aoi: AOI | None) -> bool:
+    return aoi is not None and bool(item.geometry) and shape(item.geometry).covers(
+        box(*aoi.bounds))
+
+
+def _radar_rank(item: pystac.Item, aoi: AOI | None) -> tuple[bool, int, str]:
+    """Larger = preferred: covers the AOI, then the most precise orbit, then newest."""
+    source = str(item.properties.get("s1:orbit_source") or "").upper()
+    return (_covers(item, aoi), _ORBIT_SOURCE_RANK.get(source, 0),
+            str(item.properties.get("updated") or ""))
+
+
+def _collapse_radar(items: Iterable[pystac.Item], aoi: AOI | None) -> list[pystac.Item]:
+    """One Sentinel-1 acquisition = one item where one slice covers the AOI; else all."""
+    groups: dict[tuple[str, str, dt.date], list[pystac.Item]] = defaultdict(list)
+    for item in items:
+        groups[acquisition_key(item)].append(item)
+    out: list[pystac.Item] = []
+    for group in groups.values():
+        best = max(group, key=lambda i: (_radar_rank(i, aoi), i.id))
+        if len(group) > 1 and _covers(best, aoi):
+            log.debug("acquisition %s: kept %s of %d slices", acquisition_key(best), best.id,
+                      len(group))
+            out.append(best)
+        else:
+            out.extend(group)
+    return out
+
+
 def _collection_rank(item: pystac.Item) -> int:
     """Larger = preferred collection (:data:`PREFERRED_COLLECTIONS`, best first)."""
     coll = item.collection_id or item.properties.get("geo:collection")
@@ -218,6 +356,11 @@ def _processing_rank(item: pystac.Item) -> tuple[int, str, int, str, str]:
 def collapse_duplicates(items: Iterable[pystac.Item], aoi: AOI | None = None) -> list[pystac.Item]:
     """One item per pass: group by solar day and MGRS tile; keep the best item.
 
+    Sentinel-1 items (:func:`sensor_of`) are grouped by acquisition instead
+    (:func:`acquisition_key`: platform, absolute orbit, day): where a slice covers the
+    whole AOI only the best such slice is kept (most precise orbit source first), else
+    every slice of the acquisition is kept and :func:`geo.load` mosaics them.
+
     The best item of a pass comes from the preferred collection
     (:data:`PREFERRED_COLLECTIONS`: Earth Search's ``sentinel-2-c1-l2a`` before
     ``sentinel-2-l2a``), then from the newest processing (generation time, ``_1`` over
@@ -230,6 +373,15 @@ def collapse_duplicates(items: Iterable[pystac.Item], aoi: AOI | None = None) ->
     >>> collapse_duplicates([])
     []
     """
+    optical: list[pystac.Item] = []
+    radar: list[pystac.Item] = []
+    for item in items:
+        (radar if sensor_of(item) == "s1" else optical).append(item)
+    out = _collapse_optical(optical, aoi) + _collapse_radar(radar, aoi)
+    return sorted(out, key=lambda i: (_when(i), i.id))
+
+
+def _collapse_optical(items: Iterable[pystac.Item], aoi: AOI | None) -> list[pystac.Item]:
     by_tile: dict[tuple[Any, ...], pystac.Item] = {}
     for item in items:
         key = (solar_day(item), mgrs_tile(item) or item.id)
@@ -246,7 +398,7 @@ def collapse_duplicates(items: Iterable[pystac.Item], aoi: AOI | None = None) ->
     out: list[pystac.Item] = []
     for group in passes.values():
         out.extend(_best_tiles(group, aoi))
-    return sorted(out, key=lambda i: (_when(i), i.id))
+    return out
 
 
 def _best_tiles(group: list[pystac.Item], aoi: AOI | None) -> list[pystac.Item]:
@@ -487,9 +639,23 @@ def _local_href(href: str, folder: Path, item_id: str) -> str:
     return str(target)
 
 
+def _wanted_local(obj: Mapping[str, Any], collection: str | None, sensor: str) -> bool:
+    """Whether a local catalog's item belongs to this search (collection and sensor).
+
+    A Sentinel-1 search takes only :data:`S1_COLLECTION` (or the forced collection);
+    a Sentinel-2 search ignores Sentinel-1 items.
+    """
+    coll = obj.get("collection")
+    if collection:
+        return coll in (None, collection) and (coll is not None or sensor_of(obj) == sensor)
+    if sensor_of(obj) != sensor:
+        return False
+    return sensor == "s2" or coll in (None, S1_COLLECTION)
+
+
 def _local_items(
     location: str, *, collection: str | None, footprint: shapely.Geometry,
-    start: dt.datetime, end: dt.datetime, max_cloud: float | None,
+    start: dt.datetime, end: dt.datetime, max_cloud: float | None, sensor: str = "s2",
 ) -> list[dict[str, Any]]:
     path = Path(location)
     folder = path if path.is_dir() else path.parent
@@ -503,7 +669,7 @@ def _local_items(
         )
     out = []
     for obj in everything:
-        if collection and obj.get("collection") not in (None, collection):
+        if not _wanted_local(obj, collection, sensor):
             continue
         if not _in_query(obj, footprint, start, end, max_cloud):
             continue
@@ -605,10 +771,14 @@ def _api_collections(url: str, modifier: Any) -> list[str] | None:
         ) from exc
 
 
-def _wanted_collections(label: str, collection: str | None) -> tuple[tuple[str, ...], bool]:
+def _wanted_collections(
+    label: str, collection: str | None, sensor: str = "s2"
+) -> tuple[tuple[str, ...], bool]:
     """(collections to search, best first; whether to ask the API which it has)."""
     if collection:
         return (collection,), False
+    if sensor == "s1":
+        return S1_SOURCES.get(label, (S1_COLLECTION,)), label not in SOURCES
     if label in SOURCES:
         return tuple(SOURCES[label]["collections"]), False
     return PREFERRED_COLLECTIONS, True
@@ -618,10 +788,10 @@ def _api_items(
     label: str, location: str, site: AOI, t0: dt.datetime, t1: dt.datetime, *,
     collection: str | None, max_cloud: float | None, limit: int, max_items: int | None,
     progress: bool, store: Store | str | Path | None, offline: bool, refresh: bool,
-    max_age: dt.timedelta,
+    max_age: dt.timedelta, sensor: str = "s2",
 ) -> list[dict[str, Any]]:
     """Every item of each wanted collection (cached per collection in the store)."""
-    wanted, discover = _wanted_collections(label, collection)
+    wanted, discover = _wanted_collections(label, collection, sensor)
     shop = open_store(store)
     modifier = _pc_modifier() if "planetarycomputer" in location else None
     queries = {c: {"collection": c, "bbox": [round(b, 6) for b in site.bounds],
@@ -650,7 +820,7 @@ def _api_items(
         raise errors.SearchError(
             f"The STAC API at {location} has none of the collections "
             f"{', '.join(wanted)} (it lists: {', '.join(listed) or 'none'}). Name the "
-            "Sentinel-2 L2A collection with collection= (--collection NAME)."
+            f"{_SENSOR_NAMES[sensor]} collection with collection= (--collection NAME)."
         )
     for coll in missing:
         if listed is not None and coll not in listed:
@@ -665,6 +835,46 @@ def _api_items(
         shop.put_search(_query_key(location, queries[coll]), queries[coll], raw)
         found[coll] = raw
     return [f for c in wanted for f in found.get(c, [])]
+
+
+_SENSOR_NAMES = {"s2": "Sentinel-2 L2A", "s1": "Sentinel-1 RTC"}
+
+
+def check_sensor(sensor: str, source: str | Path = "planetary-computer",
+                 collection: str | None = None) -> str:
+    """The sensor (``"s1"``/``"s2"``) if ``source`` can serve it; else raise.
+
+    Raises
+    ------
+    geo.errors.UnsupportedSensor
+        An unknown sensor; Sentinel-1 from Earth Search (requester-pays, unprojected
+        GRD only) or from a GRD collection.
+
+    Examples
+    --------
+    >>> check_sensor("s1", "planetary-computer")
+    's1'
+    >>> check_sensor("s1", "earth-search")
+    Traceback (most recent call last):
+    ...
+    geo.errors.UnsupportedSensor: Earth Search has no Sentinel-1 collection geo can load: ...
+    """
+    if sensor not in SENSORS:
+        raise errors.UnsupportedSensor(
+            f"sensor={sensor!r} is not one geo knows; use 's2' (Sentinel-2 L2A, the "
+            "default) or 's1' (Sentinel-1 RTC from the Planetary Computer).")
+    if sensor != "s1":
+        return sensor
+    text = str(source).rstrip("/")
+    named = next((k for k, v in SOURCES.items() if text in (k, v["url"])), text)
+    if named in _NO_RADAR:
+        raise errors.UnsupportedSensor(_NO_RADAR[named])
+    if collection and "grd" in collection.lower():
+        raise errors.UnsupportedSensor(
+            f"collection={collection!r}: Sentinel-1 GRD is unprojected (GCPs only) and "
+            "needs calibration and terrain correction, which geo does not do. Use the "
+            f"terrain-corrected {S1_COLLECTION!r} (Planetary Computer, the default for s1).")
+    return sensor
 
 
 def search(
@@ -682,8 +892,9 @@ def search(
     offline: bool = False,
     refresh: bool = False,
     max_age: dt.timedelta | float = SEARCH_MAX_AGE,
+    sensor: str = "s2",
 ) -> list[pystac.Item]:
-    """Find the Sentinel-2 L2A items of an AOI between two dates.
+    """Find the Sentinel-2 L2A (or Sentinel-1 RTC) items of an AOI between two dates.
 
     Parameters
     ----------
@@ -705,6 +916,7 @@ def search(
     max_cloud
         Keep scenes with ``eo:cloud_cover`` at or below this (percent of the whole
         tile, not of the AOI: prefer per-zone clear fractions from the SCL band).
+        Ignored for ``sensor="s1"``.
     limit
         Page size asked of the API; paging follows the server's ``next`` links.
     max_items
@@ -718,6 +930,13 @@ def search(
         asks the API. ``offline=True`` answers from the store only, whatever its age
         (older than ``max_age`` warns :class:`geo.errors.StaleSearchWarning`), or raises
         :class:`geo.errors.OfflineMiss`.
+    sensor
+        ``"s2"`` (default): Sentinel-2 L2A. ``"s1"``: Sentinel-1 RTC, collection
+        ``sentinel-1-rtc`` (``source="planetary-computer"``, a STAC API URL that has it,
+        or a local catalog, of which only that collection's items are taken; a
+        Sentinel-2 search ignores them). One item per acquisition is kept
+        (:func:`collapse_duplicates`). Earth Search has no loadable Sentinel-1:
+        :class:`geo.errors.UnsupportedSensor`.
 
     Returns
     -------
@@ -731,6 +950,8 @@ def search(
     ------
     geo.errors.UnknownSource
         The source is not a known name, URL or local catalog.
+    geo.errors.UnsupportedSensor
+        An unknown sensor, or ``sensor="s1"`` with Earth Search.
     geo.errors.EmptyCatalog
         The local catalog holds no items at all.
     geo.errors.MissingDependency
@@ -747,6 +968,11 @@ def search(
     >>> {i.properties["geo:collection"] for i in items}  # doctest: +SKIP
     {'sentinel-2-l2a', 'sentinel-2-c1-l2a'}
     """
+    check_sensor(sensor, source, collection)
+    if sensor == "s1" and max_cloud is not None:
+        log.info("max_cloud=%s ignored: radar sees through cloud (items have no "
+                 "eo:cloud_cover)", max_cloud)
+        max_cloud = None
     site = _as_aoi(aoi)
     t0, t1 = _as_date(start, end=False), _as_date(end, end=True)
     if t1 < t0:
@@ -757,20 +983,21 @@ def search(
     footprint = box(*site.bounds)
     if kind == "local":
         raw = _local_items(location, collection=collection, footprint=footprint, start=t0,
-                           end=t1, max_cloud=max_cloud)
+                           end=t1, max_cloud=max_cloud, sensor=sensor)
         label = location
     else:
         raw = _api_items(label, location, site, t0, t1, collection=collection,
                          max_cloud=max_cloud, limit=limit, max_items=max_items,
                          progress=progress, store=store, offline=offline, refresh=refresh,
-                         max_age=age)
+                         max_age=age, sensor=sensor)
+        raw = [f for f in raw if collection or sensor_of(f) == sensor]
     items = list(_to_items(raw, label))
     out = collapse_duplicates(items, site)
     log.info("search %s: %d items, %d after collapsing duplicates (%s)", label, len(items),
              len(out), ", ".join(f"{c}: {n}" for c, n in collection_counts(out).items()))
     if not out:
         raise errors.NoImagery(
-            f"No Sentinel-2 L2A items for {site.name} between {t0.date()} and {t1.date()} "
+            f"No {_SENSOR_NAMES[sensor]} items for {site.name} between {t0.date()} and {t1.date()} "
             f"in {label}" + (f" with cloud cover <= {max_cloud} %" if max_cloud is not None else "")
             + ". Widen the period or cloud limit, or check the source and collection."
         )
