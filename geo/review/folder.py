@@ -73,7 +73,7 @@ OUTPUTS: dict[str, str] = {
                         "without one, at a key date (its title says which); change map, numbers",
     "contact_sheet.png": "the selected images in a grid",
     "zones.png": "the AOI's zones over a clear scene",
-    "timelapse.gif": "the selected images, animated",
+    "timelapse.webp": "the selected images, animated (looping WebP, embedded in the report)",
     "change.tif": "the change map between the before/after pair (Cloud Optimized GeoTIFF)",
     "change_points.csv": "each change found: date, interval, direction, size, sensor",
     "objects.geojson": "each aircraft-sized object detected, per date: zone, area, length, "
@@ -373,7 +373,7 @@ def review_stack(
     _step(8, "report")
     figures = {stem: files[name] for stem, name in (
         ("zones", "zones.png"), ("trend", "trend.png"), ("before_after", "before_after.png"),
-        ("contact_sheet", "contact_sheet.png"), ("timelapse", "timelapse.gif")) if name in files}
+        ("contact_sheet", "contact_sheet.png"), ("timelapse", "timelapse.webp")) if name in files}
     files["report.html"] = write_report(
         folder / "report.html", site=_site_name(area), period=(t0, t1), source=source_label,
         scenes=scenes, activity=activity, provenance=provenance, change_points=changes,
@@ -542,5 +542,5 @@ def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,
         fig = job(folder / name)
         plt.close(fig)
         files[name] = folder / name
-    files["timelapse.gif"] = timelapse(stack, scenes, folder / "timelapse.gif", aoi=aoi,
-                                             site=site, size=timelapse_size, **common)
+    files["timelapse.webp"] = timelapse(stack, scenes, folder / "timelapse.webp", aoi=aoi,
+                                              site=site, size=timelapse_size, **common)

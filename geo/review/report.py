@@ -1,9 +1,14 @@
 """The review's report: one self-contained HTML page with figures, tables, method, provenance.
 
-The page embeds its figures (base64 PNG/GIF), so it can be mailed or published as one
-file and opened without a network. Every number in it traces to a scene: the provenance
-table lists each scene's id, date, clear fraction over the key zones, processing
-baseline and how the baseline-04.00 offset was handled.
+The page embeds its figures, so it can be mailed or published as one file and opened
+without a network. To keep it small (a five-year review stays under 5 MB), each still
+figure is scaled to the page's width (:data:`PAGE_IMAGE_WIDTH`) and embedded as WebP
+where that is much smaller than the PNG; the animation is the review's small animated
+WebP. Each image links to its full-quality file beside the report, and the page says so.
+
+Every number in the page traces to a scene: the provenance table lists each scene's id,
+date, clear fraction over the key zones, processing baseline and how the baseline-04.00
+offset was handled.
 
 Examples
 --------
@@ -23,8 +28,10 @@ import datetime as dt
 import html
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -33,8 +40,8 @@ from geo import errors
 from geo.review.tables import change_table
 from geo.select import BeforeAfter
 
-__all__ = ["FIGURE_CAPTIONS", "figure_caption", "offset_handling", "scene_provenance",
-           "activity_summary", "render_report", "write_report"]
+__all__ = ["FIGURE_CAPTIONS", "PAGE_IMAGE_WIDTH", "figure_caption", "offset_handling",
+           "scene_provenance", "activity_summary", "render_report", "write_report"]
 
 
 log = logging.getLogger(__name__)
@@ -62,20 +69,38 @@ this review did (whether a change point was found, what the before/after pair is
 at)."""
 
 
-_MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+_MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+         ".webp": "image/webp", ".svg": "image/svg+xml"}
+
+
+_FORMAT_NAMES = {"image/png": "PNG", "image/gif": "GIF", "image/jpeg": "JPEG",
+                 "image/webp": "WebP", "image/svg+xml": "SVG"}
 
 
 _MAX_EMBED = 40 * 1024 * 1024
+"""Bytes above which a figure is linked, not embedded (the page would not open)."""
 
 
-_JPEG_ABOVE = 2 * 1024 * 1024
+PAGE_IMAGE_WIDTH = 1600
+"""Widest embedded still image, in pixels. The page is at most 1150 px wide (1102 px of
+content); 1600 px stays sharp at 1.5x screen density and keeps the page small. The
+full-quality file is linked from each image."""
+
+
+_WEBP_QUALITY = 85
+"""WebP quality of the embedded figures: text at 8 pt stays crisp (checked by eye at 1600 px)."""
+
+
+_WEBP_IF_UNDER = 0.7
+"""Embed an unscaled figure as WebP only when that is under 70 % of its file's bytes."""
 
 
 _CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:1150px;margin:0 auto;
 padding:24px;color:#222;line-height:1.45;background:#fff}
 h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;
-margin-top:1.8em}figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #ddd}
+margin-top:1.8em}figure{margin:1.2em 0}figure img{max-width:100%;height:auto;
+border:1px solid #ddd}
 figcaption{font-size:.9em;color:#444;margin-top:.4em}
 table{border-collapse:collapse;font-size:.82em;margin:.8em 0;width:100%}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
@@ -265,30 +290,70 @@ def activity_summary(activity: pd.DataFrame, change_points: Any = None, *,
     return pd.DataFrame(rows)
 
 
-def _embed(path: Path) -> str:
-    """A data: URI of a figure; PNGs over :data:`_JPEG_ABOVE` bytes are embedded as JPEG."""
+@dataclass(frozen=True)
+class _Embedded:
+    """A figure as the page embeds it: its ``src`` and what was done to it."""
+
+    src: str
+    mime: str
+    size: tuple[int, int] | None
+    scaled: bool
+
+
+def _embed(path: Path) -> _Embedded:
+    """A figure sized for the page, as a data: URI (or its file name when too large).
+
+    A still image wider than :data:`PAGE_IMAGE_WIDTH` is scaled down to it; it is
+    embedded as WebP where that is under :data:`_WEBP_IF_UNDER` of the file's own bytes
+    (photos with text), else as the file itself (line art stays PNG). Animations and SVG
+    are embedded as they are.
+    """
     mime = _MIME.get(path.suffix.lower())
     if mime is None:
-        raise errors.ReviewError(f"cannot embed {path}: only {sorted(_MIME)} figures are supported")
-    data = path.read_bytes()
-    if mime == "image/png" and len(data) > _JPEG_ABOVE:
-        data, mime = _as_jpeg(path), "image/jpeg"
+        raise errors.ReviewError(f"cannot embed {path}: only {', '.join(sorted(_MIME))} figures "
+                                 "are supported; write the figure in one of these formats")
+    data, size, scaled = path.read_bytes(), None, False
+    if mime != "image/svg+xml":
+        data, mime, size, scaled = _page_sized(path, data, mime)
     if len(data) > _MAX_EMBED:
         log.warning("%s is %d MB: linked, not embedded", path, len(data) // 2**20)
-        return html.escape(path.name)
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        return _Embedded(html.escape(path.name), mime, size, scaled)
+    return _Embedded(f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", mime,
+                     size, scaled)
 
 
-def _as_jpeg(path: Path) -> bytes:
+def _page_sized(path: Path, data: bytes, mime: str
+                ) -> tuple[bytes, str, tuple[int, int], bool]:
+    """(bytes, mime, pixel size, scaled) of a raster figure for the page."""
     import io
 
     from PIL import Image
 
-    with Image.open(path) as img:
-        buf = io.BytesIO()
-        img.convert("RGB").save(buf, format="JPEG", quality=88, optimize=True)
-    log.debug("%s embedded as JPEG (%d kB)", path.name, buf.tell() // 1024)
-    return buf.getvalue()
+    with Image.open(io.BytesIO(data)) as img:
+        if getattr(img, "n_frames", 1) > 1:  # an animation: embedded as written
+            return data, mime, img.size, False
+        rgb = _flat_rgb(img)
+    scale = min(1.0, PAGE_IMAGE_WIDTH / rgb.width)
+    if scale < 1:
+        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)),
+                         Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    rgb.save(buf, format="WEBP", quality=_WEBP_QUALITY, method=4)
+    if scale < 1 or buf.tell() < _WEBP_IF_UNDER * len(data):
+        log.debug("%s embedded as %d px WebP (%d kB, file %d kB)", path.name, rgb.width,
+                  buf.tell() // 1024, len(data) // 1024)
+        return buf.getvalue(), "image/webp", rgb.size, scale < 1
+    return data, mime, rgb.size, False
+
+
+def _flat_rgb(img: Any) -> Any:
+    """An RGB copy of a still image, transparency flattened onto white."""
+    from PIL import Image
+
+    rgba = img.convert("RGBA")
+    flat = Image.new("RGB", rgba.size, "white")
+    flat.paste(rgba, mask=rgba.getchannel("A"))
+    return flat
 
 
 def _cell(value: Any) -> str:
@@ -332,11 +397,32 @@ def _figures(figures: Mapping[str, Path | str], change_points: Any = None,
             log.warning("figure %s missing: %s", stem, path)
             continue
         title, caption = figure_caption(stem, change_points, pair)
-        parts.append(f'<figure id="fig-{html.escape(stem)}"><h3>{html.escape(title)}</h3>'
-                     f'<img alt="{html.escape(title)}" src="{_embed(path)}">'
-                     f"<figcaption>{html.escape(caption)} Full-quality file: <code>"
-                     f"{html.escape(path.name)}</code>.</figcaption></figure>")
-    return "\n".join(parts)
+        parts.append(_figure(stem, path, title, caption))
+    if not parts:
+        return ""
+    return _SCALED_NOTE + "\n".join(parts)
+
+
+_SCALED_NOTE = ('<p class="meta">The images on this page are scaled to its width and, where '
+                "that is much smaller, compressed as WebP, so that this one file stays small "
+                "enough to mail. Click an "
+                "image, or the file name under it, for its full-quality file, which sits beside "
+                "this report in the review folder.</p>")
+
+
+def _figure(stem: str, path: Path, title: str, caption: str) -> str:
+    """One ``<figure>``: the embedded image, linked to its full-quality file."""
+    emb = _embed(path)
+    name, href = html.escape(path.name), html.escape(quote(path.name))
+    dims = f' width="{emb.size[0]}" height="{emb.size[1]}"' if emb.size else ""
+    shown = (f"Shown here scaled to {emb.size[0]} px wide" if emb.scaled and emb.size
+             else "Shown here")
+    kind = _FORMAT_NAMES.get(emb.mime, emb.mime)
+    return (f'<figure id="fig-{html.escape(stem)}"><h3>{html.escape(title)}</h3>'
+            f'<a href="{href}" title="full-quality {name}"><img alt="{html.escape(title)}" '
+            f'src="{emb.src}"{dims}></a>'
+            f"<figcaption>{html.escape(caption)}<br><small>{shown} as {kind}. Full-quality "
+            f'file: <a href="{href}"><code>{name}</code></a>.</small></figcaption></figure>')
 
 
 def _method(synthetic: bool, n_images: int, min_clear: float,
@@ -417,7 +503,9 @@ def render_report(
     activity
         Table from :func:`geo.activity_index`.
     figures
-        File stem -> PNG/GIF path; embedded as base64 in this order.
+        File stem -> figure path (PNG, JPEG, WebP, GIF or SVG), in page order. Each is
+        embedded sized for the page and linked by its file name, so the files should sit
+        beside the report.
     provenance
         Table from :func:`scene_provenance` (every scene); if None, built from ``scenes``.
     change_points
