@@ -55,7 +55,8 @@ def aoi_list() -> None:
 
 @aoi_app.command("show")
 def aoi_show(
-    name: str = typer.Argument(..., help="Built-in AOI name (e.g. bagram) or a GeoJSON path."),
+    name: str = typer.Argument(..., help="Built-in AOI name (e.g. bagram), a GeoJSON path, "
+                                         "or an airfield's ICAO code (e.g. OAKN)."),
     out: Path = typer.Option(Path("zones.png"), "--out", "-o", help="Where to write the map."),
     allow_large: bool = typer.Option(False, help="Accept a perimeter over 100 km^2."),
 ) -> None:
@@ -63,12 +64,23 @@ def aoi_show(
 
     The tiles table gives the share of the perimeter each tile covers (most first; the
     first sets the grid) and the UTM zones line the share of the perimeter in each zone.
+    An ICAO code shows the airfield's runways and perimeter from the OurAirports table
+    (no imagery needed); ``geo aoi make CODE`` adds the aprons found in imagery.
 
-    Example: ``geo aoi show bagram --out bagram_zones.png``
+    Example: ``geo aoi show bagram --out bagram_zones.png`` or ``geo aoi show OAKN``
     """
     from geo import plot
+    from geo.review_cli import is_icao_code
 
-    area = aoi_mod.load(name, allow_large=allow_large)
+    try:
+        area = aoi_mod.load(name, allow_large=allow_large)
+    except errors.AOINotFound:
+        if not is_icao_code(name):
+            raise
+        area = aoi_mod.from_icao(name)
+        console.print(f"{name.upper()}: runways and perimeter from OurAirports "
+                      f"({area.properties.get('site', '')}); aprons: geo aoi make {name.upper()}",
+                      highlight=False)
     table = Table(title=f"{area.name}: EPSG:{area.epsg}, Sentinel-2 tile(s) {', '.join(area.tiles)}")
     for col in ("name", "kind", "area_ha", "source"):
         table.add_column(col, overflow="fold")

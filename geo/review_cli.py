@@ -8,6 +8,7 @@ a traceback.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -47,7 +48,9 @@ the AOI's pixels, measures the clear fraction and activity index of every key zo
 every date, looks for a change point, chooses the images (spread over the period, clearest \
 over the key zones, always around the key dates), and writes to --out: activity.csv, \
 scenes.csv, change_points.csv, objects.geojson, trend.png, before_after.png, \
-contact_sheet.png, zones.png, timelapse.gif, change.tif and report.html.
+contact_sheet.png, zones.png, timelapse.webp, change.tif, headline.txt and report.html.
+
+--aoi takes a built-in name, a GeoJSON file, or any airfield's ICAO code (e.g. OAKN): the AOI is then made on first use from the OurAirports runways and the aprons and taxiways found in the imagery (geo aoi make), kept beside the review as aoi_<CODE>.geojson and reused from there; edit it and pass the file to refine it.
 
 The period: --start/--end. Without them, Bagram keeps the BBC review's period \
 (2020-10-01 to 2025-09-30) and any other site gets the five years ending at its latest \
@@ -180,8 +183,54 @@ def _check_args(aoi: str, source: str, start: str | None, end: str | None) -> An
         raise typer.BadParameter(str(exc), param_hint="'--source'") from None
     try:
         return load_aoi(aoi)
-    except (errors.AOIError, errors.AOINotFound) as exc:
+    except errors.AOINotFound as exc:
+        if not is_icao_code(aoi):
+            raise typer.BadParameter(str(exc), param_hint="'--aoi'") from None
+        from geo.aoi import runway_rows
+
+        try:
+            runway_rows(aoi.upper())  # an unknown code fails before any search
+        except errors.RunwayDataError as bad:
+            raise typer.BadParameter(f"{exc} {bad}", param_hint="'--aoi'") from None
+        return aoi.upper()  # made from the code once the folder is known (_icao_aoi)
+    except errors.AOIError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--aoi'") from None
+
+
+def is_icao_code(name: str) -> bool:
+    """Whether ``--aoi`` looks like an airfield code rather than a name or a file.
+
+    Examples
+    --------
+    >>> is_icao_code("OAKN"), is_icao_code("oakn"), is_icao_code("bagram"), is_icao_code("2024")
+    (True, True, False, False)
+    """
+    return (len(name) == 4 and name.isalnum() and any(c.isalpha() for c in name)
+            and not Path(name).exists())
+
+
+def _icao_aoi(code: str, folder: Path, source: str, *, store: Path | None, offline: bool,
+              progress: bool) -> Any:
+    """The AOI of an airfield given by code: read from the review folder, else made there."""
+    from geo.aoi import load as load_aoi
+
+    path = folder / f"aoi_{code}.geojson"
+    if path.exists():
+        console.print(f"[cyan]{code}:[/] using the AOI made earlier, {path}", highlight=False)
+        return load_aoi(path)
+    from geo.airfield import make_aoi
+
+    console.print(f"[cyan]{code}:[/] no AOI yet: making one from the OurAirports runways and "
+                  f"the zones found in the imagery of {source} (once)", highlight=False)
+    area = make_aoi(code, source, store=store, offline=offline, progress=progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".geojson.tmp")
+    tmp.write_text(json.dumps(area.to_geojson(), indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+    console.print(f"[cyan]{code}:[/] AOI kept at {path}: check its zones (geo aoi show "
+                  f"{path}), edit them if needed, and pass --aoi {path} to use your edit",
+                  highlight=False)
+    return load_aoi(path)
 
 
 def _summary(result: Any) -> None:
@@ -205,6 +254,11 @@ def _summary(result: Any) -> None:
                   f"before/after: {result.before:%Y-%m-%d} / {result.after:%Y-%m-%d}{where}")
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
+    headline = result.files.get("headline.txt")
+    if headline is not None and headline.exists() and headline.read_text().strip():
+        console.print("[bold]Headline[/] (from headline.txt):")
+        console.print(headline.read_text(encoding="utf-8").rstrip(), markup=False,
+                      highlight=False)
 
 
 def review(
@@ -256,6 +310,9 @@ def review(
              "scenes.csv), each at the nearest pass within --dates-tolerance days."),
     dates_tolerance: int = typer.Option(3, "--dates-tolerance", min=0,
                                         help="Days a pass may lie from a --dates date."),
+    figure_format: str = typer.Option("png", "--format",
+                                      help="Figure formats, comma-separated: png (always "
+                                           "written; the report embeds it) and svg."),
 ) -> None:
     """Review a site (see the module help)."""
     if resolution not in (10, 20, 60):
@@ -281,6 +338,12 @@ def review(
                               "progress": progress, "store": store, "resolution": resolution,
                               "collection": collection, "refresh": refresh,
                               "skip_unreadable": skip_unreadable}
+    try:
+        from geo.review.folder import check_formats
+
+        kwargs["formats"] = check_formats(figure_format)
+    except errors.ReviewError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--format'") from None
     if dates is not None:
         try:
             from geo.select import read_dates
@@ -294,6 +357,11 @@ def review(
         from geo.compare import dask_client, run_sites
         from geo.review import run_review
 
+        for i, area in enumerate(areas):
+            if isinstance(area, str):  # an ICAO code
+                folder = out if len(areas) == 1 else out / area.lower()
+                areas[i] = _icao_aoi(area, folder, sources[i], store=store, offline=offline,
+                                     progress=progress)
         with dask_client(scheduler):
             if len(areas) == 1:
                 return run_review(areas[0], source=sources[0], out=out, **kwargs)

@@ -55,9 +55,10 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 def _copy_catalog(src: Path, dst: Path, n: int, edit: Callable[[dict, Path], None] | None = None,
                   ) -> Path:
-    """A catalog of the first n items of the scenario, files copied, optionally edited."""
+    """A catalog of the first n Sentinel-2 items of the scenario, files copied, optionally edited."""
     dst.mkdir(parents=True)
-    lines = (src / "items.ndjson").read_text().splitlines()[:n]
+    lines = [line for line in (src / "items.ndjson").read_text().splitlines()
+             if json.loads(line).get("collection") != "sentinel-1-rtc"][:n]  # optical only
     out = []
     for line in lines:
         item = json.loads(line)

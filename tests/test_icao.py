@@ -361,3 +361,17 @@ def test_picked_controls_survive_a_geojson_round_trip(site: AOI) -> None:
     out = pick_controls(site, _composite(), TRANSFORM, EPSG, size_m=300)
     again = from_geojson(out.to_geojson(), name=out.name)
     assert pd.Series(again.zones["kind"]).eq("control").sum() == 2
+
+
+def test_aoi_show_draws_an_airfield_from_its_code(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from geo.cli import app
+
+    out = tmp_path / "oakn.png"
+    result = CliRunner().invoke(app, ["aoi", "show", "OAKN", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "runways and perimeter from OurAirports" in result.output
+    assert out.exists() and out.stat().st_size > 10_000
+    unknown = CliRunner().invoke(app, ["aoi", "show", "QQQQ"])
+    assert unknown.exit_code != 0 and "Traceback" not in unknown.output

@@ -119,7 +119,7 @@ def test_figures_are_not_blank_and_stamped(review: ReviewResult, name: str) -> N
 
 
 def test_timelapse_has_one_frame_per_selected_image(review: ReviewResult) -> None:
-    with Image.open(review.out / "timelapse.gif") as gif:
+    with Image.open(review.out / "timelapse.webp") as gif:
         assert gif.n_frames == 12
         gif.seek(5)
         frame = np.asarray(gif.convert("RGB"), dtype=float)
@@ -130,7 +130,7 @@ def test_report_is_self_contained_and_traceable(review: ReviewResult) -> None:
     html = (review.out / "report.html").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>")
     assert "SYNTHETIC" in html
-    images = re.findall(r'<img [^>]*src="data:image/(png|jpeg|gif);base64,', html)
+    images = re.findall(r'<img [^>]*src="data:image/(png|jpeg|gif|webp);base64,', html)
     assert len(images) == 5
     assert not re.search(r'src="(?!data:)', html), "the report links an external resource"
     for item_id in review.provenance["item_id"]:

@@ -43,6 +43,8 @@ def _invoke(*args: str):  # type: ignore[no-untyped-def]
         (["--images", "-4"], "--images"),
         (["--resolution", "15"], "use 10, 20 or 60"),
         (["--offline"], "--offline needs --store"),
+        (["--format", "jpg"], "figures can be written as png and svg"),
+        (["--aoi", "ZZZ9"], "ZZZ9"),
     ],
 )
 def test_review_bad_arguments(args: list[str], message: str) -> None:
@@ -170,6 +172,13 @@ def test_demo_over_loopback(scenario_dir: Path, tmp_path: Path) -> None:
     assert all(w <= x <= e for x in lon) and all(s_ <= y <= n_ for y in lat)
     id_col = "item_ids" if "item_ids" in scenes.columns else "item_id"
     assert set(found["item_id"]) <= set(scenes[id_col].astype(str))
+    # the headline opens the report, and the same sentences are in headline.txt and the summary
+    headline = (out / "headline.txt").read_text(encoding="utf-8")
+    sentences = [line[2:] for line in headline.splitlines() if line.startswith("- ")]
+    assert 3 <= len(sentences) <= 5
+    assert all(s.startswith("In this SYNTHETIC scenario") for s in sentences)
+    assert report.index("id='headline'") < report.index("id='figures'")
+    assert "Headline" in text and sentences[0].split(",")[0] in text
 
 
 # --- the default period -------------------------------------------------------------
@@ -333,3 +342,31 @@ def test_a_bad_dates_file_names_its_line(tmp_path: Path) -> None:
     result, text = _invoke("review", "--dates", str(listing), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2, text
     assert "line 2" in text and "next tuesday" in text
+
+
+# --- any airfield by its code, figures as SVG ----------------------------------------------
+
+
+def test_review_of_an_airfield_by_its_code_makes_its_aoi_once(scenario_dir: Path,
+                                                                tmp_path: Path) -> None:
+    out = tmp_path / "oaix"
+    args = ("review", "--aoi", "OAIX", "--source", str(scenario_dir), "--start", "2020-10-01",
+            "--end", "2021-06-30", "--images", "4", "--out", str(out), "--no-progress",
+            "--format", "png,svg")
+    result, text = _invoke(*args)
+    assert result.exit_code == 0, text
+    made = out / "aoi_OAIX.geojson"
+    assert "no AOI yet" in text and "AOI kept at" in text and made.exists()
+    area = geo.aoi.load(made)
+    found = area.zones[area.zones["kind"] == "apron"]
+    assert len(found) >= 1 and all("found in imagery" in s for s in found["source"])
+    assert set(area.zones["kind"]) >= {"runway", "apron", "perimeter"}
+    for stem in ("trend", "before_after", "contact_sheet", "zones"):
+        svg = (out / f"{stem}.svg").read_text(encoding="utf-8")
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg[:2000]
+        assert (out / f"{stem}.png").exists()
+    assert "SYNTHETIC" in (out / "trend.svg").read_text(encoding="utf-8")
+    stamp = made.stat().st_mtime_ns
+    again, text2 = _invoke(*args)
+    assert again.exit_code == 0, text2
+    assert "using the AOI made earlier" in text2 and made.stat().st_mtime_ns == stamp

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ from geo.aoi import load as load_aoi
 from geo.plot import aoi_map, time_index
 from geo.review.animation import timelapse
 from geo.review.before_after import before_after
+from geo.review.closeups import key_zones
 from geo.review.contact_sheet import contact_sheet
+from geo.review.headline import has_counts, headline, headline_text
 from geo.review.period import (
     ReviewPeriod,
     check_day,
@@ -68,17 +71,21 @@ log = logging.getLogger(__name__)
 OUTPUTS: dict[str, str] = {
     "activity.csv": "activity index per (date, zone), as geo.activity_index returns it",
     "scenes.csv": "every date: item ids, clear fraction over key zones, selected, reason",
-    "trend.png": "activity per zone over time, clear fraction, key dates, change point if found",
+    "trend.png": "aircraft-sized objects on the aprons, then activity per zone, over time; "
+                 "clear fraction, key dates, change point if found",
     "before_after.png": "a true-colour pair in one season, split at the change point or, "
-                        "without one, at a key date (its title says which); change map, numbers",
-    "contact_sheet.png": "the selected images in a grid",
+                        "without one, at a key date (its title says which); change map, "
+                        "numbers, close-ups of the key zones with the objects outlined",
+    "contact_sheet.png": "the selected images in a grid, each with close-ups of the key zones",
     "zones.png": "the AOI's zones over a clear scene",
     "timelapse.webp": "the selected images, animated (looping WebP, embedded in the report)",
     "change.tif": "the change map between the before/after pair (Cloud Optimized GeoTIFF)",
     "change_points.csv": "each change found: date, interval, direction, size, sensor",
     "objects.geojson": "each aircraft-sized object detected, per date: zone, area, length, "
                        "confidence, item id (points, lon/lat)",
-    "report.html": "self-contained report: figures, tables, method, provenance",
+    "headline.txt": "the report's headline: sentences a reporter can quote, with numbers, "
+                    "intervals, dates and the rows behind them",
+    "report.html": "self-contained report: headline, figures, tables, method, provenance",
 }
 """Files a review folder holds, with what each is."""
 
@@ -169,6 +176,7 @@ def run_review(
     skip_unreadable: bool = False,
     dates: str | Path | None = None,
     dates_tolerance: int = 3,
+    formats: str | tuple[str, ...] = ("png",),
 ) -> ReviewResult:
     """Run the whole review of a site and write its folder.
 
@@ -219,6 +227,9 @@ def run_review(
         at the nearest pass within ``dates_tolerance`` days (``scenes.csv`` gives
         ``requested_date`` and ``days_off``; the notes list dates with no pass). Without
         ``start``/``end`` the period spans the dates.
+    formats
+        Figure formats: ``"png"`` (always written: the report embeds it) and ``"svg"``
+        (vector copies for print and editing), e.g. ``("png", "svg")`` or ``"png,svg"``.
 
     Returns
     -------
@@ -247,6 +258,7 @@ def run_review(
         if value is not None:
             check_day(name, value)  # a bad date fails before any search
     n = check_images(images)
+    check_formats(formats)  # a bad format fails before any search
     source = check_source(source)
     area = aoi if isinstance(aoi, AOI) else load_aoi(aoi)
     wanted = read_dates(dates) if dates is not None else None
@@ -270,7 +282,7 @@ def run_review(
     return review_stack(stack, area, items=items, period=period, images=n, out=out,
                         key_dates=key_dates, min_clear=min_clear,
                         source_label=source_label or str(source),
-                        timelapse_size=timelapse_size, requested=requested)
+                        timelapse_size=timelapse_size, requested=requested, formats=formats)
 
 
 def review_stack(
@@ -292,6 +304,7 @@ def review_stack(
     change_points: Any = None,
     objects: pd.DataFrame | None = None,
     requested: pd.DataFrame | None = None,
+    formats: str | tuple[str, ...] = ("png",),
 ) -> ReviewResult:
     """The review's analysis and outputs, from a loaded stack (steps 3 to 9 of :func:`run_review`).
 
@@ -317,7 +330,7 @@ def review_stack(
     requested
         The match of a newsroom's dates to passes (:func:`geo.select.match_dates`):
         added to ``scenes.csv`` and the notes.
-    images, out, key_dates, min_clear, source_label, timelapse_size
+    images, out, key_dates, min_clear, source_label, timelapse_size, formats
         As for :func:`run_review`.
 
     Examples
@@ -335,6 +348,7 @@ def review_stack(
     period = period or _stack_period(times, start, end)
     t0, t1 = period.start, period.end
     n = check_images(images)
+    figure_formats = check_formats(formats)
     area = aoi if isinstance(aoi, AOI) else load_aoi(aoi)
     events = key_dates if key_dates is not None else events_for(area)
     folder = Path(out)
@@ -362,13 +376,17 @@ def review_stack(
         change_points_table(changes, synthetic=synthetic), folder / "change_points.csv")
     files["objects.geojson"] = write_objects(objects, stack, area, folder / "objects.geojson",
                                              activity=activity, synthetic=synthetic)
+    sentences = headline(activity, changes, scenes, synthetic=synthetic) \
+        if has_counts(activity) else []
+    files["headline.txt"] = _write_text(folder / "headline.txt", headline_text(sentences))
     pair = pick_before_after(scenes, changes, events)
     log.info("before/after: %s", pair.caption())
     change = _change_map(stack, pair.before, pair.after, folder, files, notes)
     _step(7, "figures")
     _figures(folder, files, stack=stack, aoi=area, scenes=scenes, activity=activity,
              changes=changes, events=events, pair=pair, change=change,
-             label=source_label, synthetic=synthetic, timelapse_size=timelapse_size)
+             label=source_label, synthetic=synthetic, timelapse_size=timelapse_size,
+             objects=objects, formats=figure_formats)
     provenance = scene_provenance(stack, scenes, items=items or None)
     _step(8, "report")
     figures = {stem: files[name] for stem, name in (
@@ -518,29 +536,69 @@ def _change_map(stack: Any, before: pd.Timestamp, after: pd.Timestamp, folder: P
     return change
 
 
+def _write_text(path: Path, text: str) -> Path:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,
              scenes: pd.DataFrame, activity: pd.DataFrame, changes: Any,
-             events: tuple[KeyDate, ...], pair: BeforeAfter,
-             change: Any, label: str, synthetic: bool, timelapse_size: int) -> None:
+             events: tuple[KeyDate, ...], pair: BeforeAfter, change: Any, label: str,
+             synthetic: bool, timelapse_size: int, objects: pd.DataFrame | None = None,
+             formats: tuple[str, ...] = ("png",)) -> None:
     import matplotlib.pyplot as plt
 
     site = _site_name(aoi)
     common: dict[str, Any] = {"source": label, "synthetic": synthetic}
     background = clearest_scene(stack, scenes)
+    zones = key_zones(aoi, objects, activity, n=2, stack=stack)  # the same in every figure
     jobs = {
         "zones.png": lambda p: aoi_map(aoi, p, stack=stack, date=background, site=site,
-                                             **common),
+                                       **common),
         "trend.png": lambda p: trend(activity, p, scenes=scenes, events=events,
-                                           change_points=changes, site=site, **common),
+                                     change_points=changes, site=site, **common),
         "before_after.png": lambda p: before_after(stack, aoi, pair.before, pair.after, p,
-                                                         change=change, activity=activity,
-                                                         site=site, pair=pair, **common),
+                                                   change=change, activity=activity,
+                                                   site=site, pair=pair, objects=objects,
+                                                   zones=zones, **common),
         "contact_sheet.png": lambda p: contact_sheet(stack, scenes, p, aoi=aoi, site=site,
-                                                           **common),
+                                                     objects=objects, zones=zones, **common),
     }
     for name, job in jobs.items():
         fig = job(folder / name)
-        plt.close(fig)
         files[name] = folder / name
+        for fmt in formats:
+            if fmt != "png":  # the PNG is always written: the report embeds it
+                extra = (folder / name).with_suffix(f".{fmt}")
+                fig.savefig(extra, dpi=fig.dpi, facecolor="white", format=fmt)
+                files[extra.name] = extra
+        plt.close(fig)
     files["timelapse.webp"] = timelapse(stack, scenes, folder / "timelapse.webp", aoi=aoi,
-                                              site=site, size=timelapse_size, **common)
+                                        site=site, size=timelapse_size, **common)
+
+
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
+"""Formats the figures can be written in (``--format``); PNG is always written."""
+
+
+def check_formats(formats: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Parse ``--format`` (``"png"``, ``"svg"``, ``"png,svg"``): the formats, PNG first.
+
+    Examples
+    --------
+    >>> check_formats("svg")
+    ('png', 'svg')
+    >>> check_formats("PNG, svg")
+    ('png', 'svg')
+    """
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    wanted = [f.strip().lower().lstrip(".") for f in items if f.strip()]
+    bad = [f for f in wanted if f not in FIGURE_FORMATS]
+    if bad or not wanted:
+        raise errors.ReviewError(
+            f"--format {','.join(items) if items else '(empty)'}: figures can be written as "
+            f"{' and '.join(FIGURE_FORMATS)} (e.g. --format png,svg); {', '.join(bad) or 'nothing'} "
+            "is not one of them.")
+    return ("png", *sorted(set(wanted) - {"png"}))

@@ -49,8 +49,8 @@ from geo import errors
 from geo.activity import OBJECT_KINDS
 from geo.review.tables import main_change
 
-__all__ = ["Sentence", "headline", "headline_html", "headline_text", "clear_counts",
-           "median_interval", "MIN_CLEAR_DATES", "MAX_INTERVAL_DAYS", "LEVEL"]
+__all__ = ["Sentence", "headline", "headline_html", "headline_text", "has_counts",
+           "clear_counts", "median_interval", "MIN_CLEAR_DATES", "MAX_INTERVAL_DAYS", "LEVEL"]
 
 log = logging.getLogger(__name__)
 
@@ -420,6 +420,17 @@ def _usable_sentence(activity: pd.DataFrame, scenes: pd.DataFrame | None, counts
     links = (("scenes.csv: every date searched", "scenes.csv"),
              ("selected images", "#selected"), ("provenance", "#provenance"))
     return w.sentence(synthetic, numbers, links)
+
+
+def has_counts(activity: pd.DataFrame) -> bool:
+    """Whether an activity table carries what a headline needs (per-zone object counts).
+
+    Examples
+    --------
+    >>> has_counts(pd.DataFrame())
+    False
+    """
+    return not activity.empty and {"objects", "flagged", "kind", "date"} <= set(activity.columns)
 
 
 def headline(activity: pd.DataFrame, change_points: Any, scenes: pd.DataFrame | None, *,

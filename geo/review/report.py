@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from geo import errors
+from geo.review.headline import has_counts, headline, headline_html
 from geo.review.tables import change_table
 from geo.select import BeforeAfter
 
@@ -51,10 +52,15 @@ FIGURE_CAPTIONS: dict[str, tuple[str, str]] = {
     "zones": ("The area of interest",
               "Zones of the AOI over a clear scene. Apron, revetment, parking and yard zones are "
               "the key zones whose activity is measured; most outlines are approximate."),
-    "trend": ("Activity per zone over time",
-              "Activity index of each key zone on every usable date, with its uncertainty band; "
-              "the clear fraction of the key zones below, the selected images marked; key dates "
-              "dashed and numbered."),
+    "trend": ("Aircraft-sized objects and activity over time",
+              "Top: the number of aircraft-sized objects counted on the aprons (summed over the "
+              "apron zones, revetments included where the site has them) on every usable date, "
+              "with the inter-quartile range of neighbouring clear dates as a band. Below: the "
+              "activity index of each key zone, with its uncertainty band, and the clear "
+              "fraction of the key zones, the selected images marked. Axes are scaled to the "
+              "usable dates; dates flagged for cloud or snow are hollow grey markers, drawn at "
+              "the axis edge as triangles where they fall beyond it. Key dates are dashed and "
+              "numbered."),
     "before_after": ("Before and after",
                      "A true-colour pair of selected images in the same season, the same "
                      "stretch for both, with the change map and each zone's numbers."),
@@ -96,6 +102,8 @@ _WEBP_IF_UNDER = 0.7
 
 
 _CSS = """
+#headline{background:#f7f7f2;border-left:4px solid #555;padding:2px 16px;margin:1em 0}
+#headline .links{font-size:.85em;color:#555}
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:1150px;margin:0 auto;
 padding:24px;color:#222;line-height:1.45;background:#fff}
 h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;
@@ -547,6 +555,9 @@ def render_report(
     why = f" (period: {period_why})" if period_why else ""
     parts.append(f'<p class="meta">Review of Sentinel-2 L2A imagery, {start} to {end}'
                  f"{html.escape(why)}. Generated {generated} by geo {_version()}.</p>")
+    if has_counts(activity):
+        parts.append(headline_html(headline(activity, change_points, scenes,
+                                            synthetic=synthetic)))
     parts.append(_facts(source, scenes, sel, activity, changes, synthetic,
                         period=f"{start} to {end}" + (f": {period_why}" if period_why else ""),
                         pair=pair))
