@@ -39,6 +39,11 @@ surfaces), not fitted to any site; each is a named constant below.
 * **Smooth.** A runway, taxiway or apron is one material over tens of metres: the
   3 x 3 coefficient of variation of brightness stays low (:data:`TEXTURE_MAX`);
   buildings (roofs, walls, shadows at 10 m) and field edges are rough.
+* **Snow is not ground.** A pixel on a date when it is under snow, ice or water
+  (NDSI > 0, :data:`SNOW_NDSI_MIN`: SWIR-1 darker than green, which bare ground and
+  pavement never are) is left out of the composite, like SCL's snow: SCL labels snow
+  only where it dominates a pixel, and the snow left on cleared dark asphalt would
+  otherwise make a taxiway fail the water and stability tests.
 * **Stable.** Pavement changes little over a year: the interquartile range of the
   brightness over clear dates, relative to its median, stays below
   :data:`SPREAD_MAX` (wetting darkens soil by 20-40 %, crops change completely;
@@ -139,7 +144,9 @@ def composite(
     of them are kept, spread over the period (one per equal slice of it first, then
     the clearest of the rest), and loaded (:func:`geo.load`: windows only, through the
     store, harmonised reflectance). Each pixel's median is taken over the dates SCL
-    calls clear ground (cloud, shadow, cirrus, snow and nodata are left out).
+    calls clear ground (cloud, shadow, cirrus, snow and nodata are left out) on which
+    the pixel itself is not under snow or water (NDSI above :data:`SNOW_NDSI_MIN`:
+    patchy snow that SCL calls clear would make pavement look wet and unstable).
 
     Parameters
     ----------
@@ -290,8 +297,12 @@ def pick_dates(items: Sequence[pystac.Item], start: dt.date, end: dt.date,
 
 
 def _reduce(ds: xr.Dataset, site: AOI, min_clear: int) -> xr.Dataset:
-    """Median of clear dates per band, NDVI peak, brightness spread, clear count."""
-    clear = ds["clear"].compute().to_numpy()
+    """Median of clear dates per band, NDVI peak, brightness spread, clear count.
+
+    A date is clear for a pixel when SCL says clear ground and the pixel is not under
+    snow or water that day (:func:`_snow_or_water`).
+    """
+    clear = ds["clear"].compute().to_numpy() & ~_snow_or_water(ds)
     count = clear.sum(axis=0)
     enough = count >= min_clear
     if not enough.any():
@@ -318,6 +329,24 @@ def _reduce(ds: xr.Dataset, site: AOI, min_clear: int) -> xr.Dataset:
     dims = ("y", "x")
     coords = {k: v for k, v in ds.coords.items() if k in ("y", "x", "spatial_ref")}
     return xr.Dataset({k: (dims, v) for k, v in out.items()}, coords=coords)
+
+
+SNOW_NDSI_MIN = 0.0
+"""NDSI, (green - swir16) / (green + swir16), above which a pixel on a date is under
+snow, ice or water. Bare ground and pavement are brighter in SWIR-1 than in green
+(NDSI -0.4 to -0.1), snow and water darker (snow 0.4-0.9, water above 0); a pixel
+partly snow-covered lies in between. SCL labels snow only where snow dominates a
+pixel, so thin or patchy snow left on cleared pavement (a tenth of a dark asphalt
+pixel is enough to brighten it by half) passes as clear ground without this test."""
+
+
+def _snow_or_water(ds: xr.Dataset) -> np.ndarray:
+    """Per date and pixel: NDSI above :data:`SNOW_NDSI_MIN` (snow, ice or water on it)."""
+    green = ds["green"].compute().to_numpy()
+    swir = ds["swir16"].compute().to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ndsi = (green - swir) / (green + swir)
+    return np.nan_to_num(ndsi, nan=-1.0) > SNOW_NDSI_MIN
 
 
 def bbox_aoi(bounds: Sequence[float] | str, *, name: str = "site") -> AOI:
@@ -537,7 +566,8 @@ def paved_evidence(comp: xr.Dataset) -> dict[str, np.ndarray]:
                                   "brightness": bright, "texture": texture, "spread": spread}
     paved = valid.copy()
     for name, passed in tests.items():
-        out[f"fail:{name}"] = valid & ~passed
+        # texture is measured among grey pixels only: roughness is a failure of those
+        out[f"fail:{name}"] = valid & ~passed & (grey if name == "rough" else True)
         paved &= passed
     out["paved"] = paved
     return out
@@ -616,6 +646,7 @@ def find_zones(
             f"AOI {runways_aoi.name!r} has no runway zone: find_zones grows taxiways and "
             "aprons from the runways. Use geo.aoi.from_icao, or find_runways first.")
     ev = paved_evidence(comp)
+    _warn_if_thin(comp, _rasterize(list(runways.geometry), grid), runways_aoi.name)
     runway_px = _rasterize(list(runways.geometry.buffer(runway_slack_m)), grid)
     seeds = _rasterize(list(runways.geometry), grid, all_touched=True)
     seeds |= _parallel_strips(ev["paved"] & ~runway_px, runways, grid)
@@ -630,6 +661,23 @@ def find_zones(
              sum(z["kind"] == "apron" for z in zones),
              sum(z["kind"] == "taxiway" for z in zones), label)
     return _with_zones(runways_aoi, zones, grid.crs, label)
+
+
+def _warn_if_thin(comp: xr.Dataset, runway: np.ndarray, name: str) -> None:
+    """Warn when most runway pixels had too few clear dates for the tests to pass."""
+    if "clear_count" not in comp or not runway.any():
+        return
+    count = np.asarray(comp["clear_count"].values)[runway]
+    short = float(np.mean(count < MIN_CLEAR_DATES))
+    if short > 0.5:
+        warnings.warn(errors.GeoWarning(
+            f"The composite of {name!r} ({comp.attrs.get('start', '?')} to "
+            f"{comp.attrs.get('end', '?')}) saw {100 * short:.0f} % of the runways on fewer "
+            f"than {MIN_CLEAR_DATES} dates clear of cloud and snow (median "
+            f"{int(np.median(count))} of {len(comp.attrs.get('dates', [])) or '?'} read): "
+            "pavement cannot be told from bare ground there, so few zones will be found. "
+            "Widen the period: a full year evens out snow and cloud."),
+            stacklevel=3)
 
 
 class _Grid:

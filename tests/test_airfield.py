@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 import geo.aoi as aoi_mod
 from geo import airfield, errors
 from geo.cli import app
+from geo.testing import accuracy
 
 # --- a synthetic composite: a runway, a parallel taxiway, two aprons, soil, fields ----
 
@@ -238,3 +240,74 @@ def test_cli_aoi_make_bad_bbox(tmp_path: Path) -> None:
                                       "--out", str(tmp_path / "x.geojson")])
     assert result.exit_code != 0
     assert isinstance(result.exception, errors.InvalidGeometry)
+
+
+# --- snow left on pavement, thin composites ------------------------------------------
+
+
+def test_snow_on_a_date_is_not_clear_ground() -> None:
+    """Patchy snow SCL calls clear is left out; pavement's own views are kept."""
+    t, shape = 5, (2, 3)
+    asphalt = np.asarray(ASPHALT)[:, None, None, None] * np.ones((6, t, *shape))
+    snow = np.asarray((0.80, 0.79, 0.77, 0.70, 0.12, 0.09))
+    asphalt[:, 0, 0, 0] = 0.8 * asphalt[:, 0, 0, 0] + 0.2 * snow  # a fifth of snow
+    names = ("blue", "green", "red", "nir", "swir16", "swir22")
+    ds = xr.Dataset({n: (("time", "y", "x"), asphalt[i]) for i, n in enumerate(names)})
+    ds["clear"] = (("time", "y", "x"), np.ones((t, *shape), dtype=bool))
+    out = airfield._reduce(ds, synthetic_site(), airfield.MIN_CLEAR_DATES)
+    assert out["clear_count"].values[0, 0] == t - 1
+    assert (out["clear_count"].values.ravel()[1:] == t).all()
+    assert float(out["spread"].values[0, 0]) < 0.01  # the snowy date no longer counts
+
+
+def test_thin_composite_warns_and_says_how_to_fix() -> None:
+    comp = synthetic_composite()
+    comp["clear_count"] = comp["clear_count"] * 0 + 2
+    with pytest.warns(errors.GeoWarning, match="fewer than 3 dates clear.*Widen the period"):
+        airfield.find_zones(comp, synthetic_site())
+
+
+# --- the review from the found AOI (issue 16, part 4) ----------------------------------
+
+SPEARMAN_BAR = 0.9
+"""CI bar for the review from Bagram's found AOI (small profile: 0.998 when written)."""
+
+
+def _benchmark() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "find_zones.py"
+    spec = importlib.util.spec_from_file_location("find_zones_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def found_review(bagram_made: aoi_mod.AOI, scenario_dir: Path,
+                 tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    bench = _benchmark()
+    table = bench.review(bagram_made, scenario_dir, store=tmp_path_factory.mktemp("rstore"))
+    return bench, table
+
+
+def test_review_from_the_found_aoi_tracks_the_true_aircraft(
+        found_review: tuple[Any, Any], scenario_dir: Path) -> None:
+    bench, table = found_review
+    truth, _ = accuracy.load_truth(scenario_dir)
+    measures = bench.site_spearman(table, truth)
+    assert measures["dates"] >= 10
+    assert measures["spearman_dates"] >= SPEARMAN_BAR, measures
+
+
+def test_the_review_measure_fails_a_review_that_lost_its_aprons(
+        found_review: tuple[Any, Any], scenario_dir: Path) -> None:
+    """The same measure on a review whose activity no longer follows the aircraft."""
+    bench, table = found_review
+    truth, _ = accuracy.load_truth(scenario_dir)
+    shuffled = table.assign(activity_index=np.random.default_rng(0).permutation(
+        table["activity_index"].to_numpy()))
+    assert not bench.site_spearman(shuffled, truth)["spearman_dates"] >= SPEARMAN_BAR
+    quiet = table.assign(activity_index=0.0)
+    assert not bench.site_spearman(quiet, truth)["spearman_dates"] >= SPEARMAN_BAR
