@@ -11,7 +11,7 @@ nbclient = pytest.importorskip("nbclient", reason="notebook tests need nbclient"
 pytest.importorskip("ipykernel", reason="notebook tests need ipykernel")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ["01_area_of_interest", "02_imagery", "03_activity_index", "04_bagram_review", "05_radar"]
+NAMES = ["01_area_of_interest", "02_imagery", "03_activity_index", "04_bagram_review", "05_radar", "06_any_airfield"]
 
 
 @pytest.fixture(scope="module")
