@@ -46,8 +46,8 @@ def test_search_with_bbox_and_datetime(client, scenario_server, scenario_dir):
 
 def test_both_collections_are_served_and_searchable(client, scenario_server, scenario_dir):
     assert scenario_server.collection == "sentinel-2-l2a"
-    optical = [c for c in scenario_server.collections if c.startswith("sentinel-2")]
-    assert optical == ["sentinel-2-c1-l2a", "sentinel-2-l2a"]
+    assert scenario_server.collections == ["sentinel-2-c1-l2a", "sentinel-2-l2a",
+                                           "sentinel-1-rtc"]
     assert sorted(c.id for c in client.get_collections()) == sorted(scenario_server.collections)
     everything = _all_items(scenario_dir)
     found = {}

@@ -5,6 +5,9 @@ Earth Search v1's form (its two Sentinel-2 L2A collections, ``sentinel-2-c1-l2a`
 ``sentinel-2-l2a``, with their gaps), with a truth table of everything planted in it
 and of which collection holds each pass (``passes.csv``); ``serve`` starts
 a real STAC API (``rustac serve``) and a range-request file server over it on loopback;
+by default the folder also holds a Sentinel-1 RTC archive in Planetary Computer's form
+(``sentinel-1-rtc``, from the same planted truth: ``truth-s1.csv``, ``passes-s1.csv``;
+``sensors="s2"`` skips it);
 ``preview`` draws a few dates for a person to judge. Everything it makes is marked
 SYNTHETIC.
 

@@ -45,6 +45,14 @@ from geo.scenario._activity import (
 from geo.scenario._cadence import Acquisition, parse_date, schedule, solar_position
 from geo.scenario._cog import write_cog
 from geo.scenario._noise import block_mean
+from geo.scenario._radar import (
+    Pass,
+    RadarScene,
+    footprint_polygon,
+    radar_scene,
+    render_pass,
+    schedule_s1,
+)
 from geo.scenario._radiometry import DateRender, Scene, build_scene, render_date
 from geo.scenario._stac import (
     ASSETS,
@@ -52,17 +60,22 @@ from geo.scenario._stac import (
     COG_DIRS,
     COLLECTION_FILES,
     L2A_ID,
+    S1_FILES,
+    S1_ID,
     c1_baseline,
     item_id,
     make_collection,
     make_item,
+    make_s1_collection,
+    make_s1_item,
 )
 
-__all__ = ["build", "GENERATOR_VERSION", "TRUTH_COLUMNS", "OBJECT_COLUMNS", "PASS_COLUMNS"]
+__all__ = ["build", "GENERATOR_VERSION", "TRUTH_COLUMNS", "OBJECT_COLUMNS", "PASS_COLUMNS",
+           "S1_TRUTH_COLUMNS", "S1_PASS_COLUMNS", "SENSORS"]
 
 log = logging.getLogger("geo.scenario")
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 """Bumped whenever the same seed would give different bytes."""
 
 TRUTH_COLUMNS = ["date", "item_id", "zone", "kind", "aircraft", "aircraft_large",
@@ -76,6 +89,21 @@ PASS_COLUMNS = ["date", "pass", "relative_orbit", "collections", "collection", "
 flag (empty for Collection 1); ``flag_wrong`` is true where that flag lies."""
 OBJECT_COLUMNS = ["date", "zone", "type", "x", "y", "length_m", "wingspan_m", "heading_deg",
                   "category"]
+COUNT_COLUMNS = ["aircraft", "aircraft_large", "helicopters", "vehicles", "containers",
+                 "decoys"]
+"""The object counts per zone, the same in truth.csv and truth-s1.csv."""
+S1_TRUTH_COLUMNS = ["date", "item_id", "relative_orbit", "orbit_state", "zone", "kind",
+                    *COUNT_COLUMNS]
+"""truth-s1.csv: one row per radar item and zone; the counts come from the same objects
+(``objects_for``) as truth.csv's, so both sensors are scored against one truth."""
+S1_PASS_COLUMNS = ["date", "item_id", "platform", "relative_orbit", "orbit_state",
+                   "absolute_orbit", "incidence_deg", "shift_px", "shift_dx", "shift_dy",
+                   "wet", "wet_db", "snow"]
+"""passes-s1.csv: one row per radar item. ``shift_dx``/``shift_dy`` are the geolocation
+error in pixels (east, south); ``wet`` says rain brightened the soils by ``wet_db``;
+``snow`` is empty, ``dry`` or ``wet``."""
+SENSORS = ("s2", "s1")
+"""Sensors a scenario can hold: Sentinel-2 L2A (always) and Sentinel-1 RTC."""
 
 SYNTHETIC_TEXT = """SYNTHETIC DATA - NOT REAL SENTINEL-2 IMAGERY
 
@@ -85,6 +113,12 @@ It imitates Earth Search's Sentinel-2 L2A archive (its two collections,
 sentinel-2-c1-l2a and sentinel-2-l2a, with their gaps) so that geo can be tested and
 demonstrated offline, and so that its accuracy can be measured against the planted
 truth (truth.csv, truth_objects.csv). Do not cite it as evidence of anything on the ground.
+"""
+
+RADAR_TEXT = """
+It also holds a SYNTHETIC Sentinel-1 RTC archive in Planetary Computer's form
+(collection sentinel-1-rtc, cogs-s1/; truth in truth-s1.csv, truth_objects-s1.csv and
+passes-s1.csv). It is not real Sentinel-1 data either.
 """
 
 STORY_TEXT = """
@@ -99,6 +133,7 @@ class _State:
     tile: str
     tmp: Path
     pc_style: bool
+    radar: RadarScene | None = None
 
 
 _STATE: _State | None = None
@@ -152,6 +187,17 @@ def _write_assets(folder: Path, r: DateRender, acq: Acquisition, scene: Scene,
     return {f.name: (f.stat().st_size, _sha256(f)) for f in sorted(folder.iterdir())}
 
 
+def _counts(zone: str, objects: list[Placed]) -> list[int]:
+    """The :data:`COUNT_COLUMNS` of a zone: what a review of either sensor is scored on."""
+    objs = [o for o in objects if o.zone == zone]
+    air = [o for o in objs if o.category in ("aircraft", "helicopter")]
+    return [len(air), sum(TYPES[o.type].large for o in air),
+            sum(o.category == "helicopter" for o in air),
+            sum(o.category == "vehicle" for o in objs),
+            sum(o.category == "container" for o in objs),
+            sum(o.category == "decoy" for o in objs)]
+
+
 def _truth_rows(scene: Scene, r: DateRender, acq: Acquisition, iid: str,
                 objects: list[Placed], c1: bool = False) -> list[list[Any]]:
     """One row per zone; ``iid`` is the item a review preferring Collection 1 would read
@@ -168,15 +214,8 @@ def _truth_rows(scene: Scene, r: DateRender, acq: Acquisition, iid: str,
             (("cloud", cloud), ("snow", snow), ("clear", clear))}
     rows = []
     for i, (zone, kind) in enumerate(zip(scene.zone_names, scene.zone_kinds, strict=True)):
-        objs = [o for o in objects if o.zone == zone]
-        air = [o for o in objs if o.category in ("aircraft", "helicopter")]
         rows.append([
-            acq.day.isoformat(), iid, zone, kind, len(air),
-            sum(TYPES[o.type].large for o in air),
-            sum(o.category == "helicopter" for o in air),
-            sum(o.category == "vehicle" for o in objs),
-            sum(o.category == "container" for o in objs),
-            sum(o.category == "decoy" for o in objs),
+            acq.day.isoformat(), iid, zone, kind, *_counts(zone, objects),
             round(float(frac["cloud"][i]), 4), round(float(frac["snow"][i]), 4),
             round(float(frac["clear"][i]), 4), baseline, bool(no_offset),
         ])
@@ -215,6 +254,37 @@ def _render_one(acq: Acquisition) -> tuple[list[dict[str, Any]], list, list]:
     return items, truth, _object_rows(acq.day, objects)
 
 
+def _render_s1(p: Pass) -> tuple[dict[str, Any], list, list, list]:
+    """Render a radar pass; write its two COGs; return its item, truth, objects, pass row."""
+    state = _STATE
+    assert state is not None and state.radar is not None, "radar worker without its state"
+    scene = state.scene
+    objects = objects_for(state.layout, p.day)
+    lin = render_pass(scene, state.radar, p, objects)
+    folder = state.tmp / COG_DIRS[S1_ID] / p.item_id
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for k, pol in enumerate(("vv", "vh")):
+        path = folder / S1_FILES[pol]
+        write_cog(path, lin[k:k + 1], scene.grid.transform(10), scene.grid.epsg,
+                  nodata=-32768)
+        files[path.name] = (path.stat().st_size, _md5(path))
+    item = make_s1_item(p, grid=scene.grid, valid=footprint_polygon(scene.grid, p.orbit),
+                        files=files)
+    truth = [[p.day.isoformat(), p.item_id, p.orbit.relative, p.orbit.state, zone, kind,
+              *_counts(zone, objects)]
+             for zone, kind in zip(scene.zone_names, scene.zone_kinds, strict=True)]
+    row = [p.day.isoformat(), p.item_id, p.platform, p.orbit.relative, p.orbit.state,
+           p.absolute_orbit, p.orbit.incidence, p.shift_px, p.shift[0], p.shift[1],
+           p.wet_db > 0, p.wet_db, p.snow]
+    return item, truth, _object_rows(p.day, objects), row
+
+
+def _md5(path: Path) -> str:
+    """The MD5 hex digest Planetary Computer gives as ``file:checksum``."""
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
 def _collections_of(acq: Acquisition, pc_style: bool) -> tuple[str, ...]:
     """The collections an acquisition is written to (c1 first); one in the PC form."""
     return (L2A_ID,) if pc_style else acq.collections
@@ -241,12 +311,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _run(acqs: list[Acquisition], workers: int) -> list[tuple[list[dict[str, Any]], list, list]]:
+def _run(acqs: list[Any], workers: int, fn: Any = None) -> list[Any]:
+    """``fn`` (default: render an optical pass) over ``acqs``, in forked workers."""
+    fn = fn or _render_one
     if workers <= 1 or len(acqs) < 4:
-        return [_render_one(a) for a in acqs]
+        return [fn(a) for a in acqs]
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        return list(pool.map(_render_one, acqs, chunksize=2))
+        return list(pool.map(fn, acqs, chunksize=2))
 
 
 def build(
@@ -263,6 +335,7 @@ def build(
     workers: int | None = None,
     story: str = "bagram",
     drop: str | date | None = None,
+    sensors: str | tuple[str, ...] | list[str] = SENSORS,
 ) -> Path:
     """Build a synthetic Sentinel-2 L2A archive of a site, with its ground truth.
 
@@ -304,6 +377,16 @@ def build(
     drop
         The steady story's drop date (default: four years after ``start``); recorded
         with the story in ``manifest.json``.
+    sensors
+        ``("s2", "s1")`` (the default) or ``("s2",)`` (also given as text, ``"s2,s1"``).
+        With ``"s1"`` the folder also holds a Sentinel-1 RTC archive in Planetary
+        Computer's form (:mod:`geo.scenario._radar`): its items (collection
+        ``sentinel-1-rtc``, assets ``vv``/``vh``) in ``items.ndjson``/``items.parquet``
+        beside the optical ones, ``collection-s1.json``, float32 linear gamma nought COGs
+        under ``cogs-s1/<item id>/``, and ``truth-s1.csv``, ``truth_objects-s1.csv`` and
+        ``passes-s1.csv``. Its dates follow Sentinel-1's revisit (6 days per orbit until
+        2021-12-23, then 12; 6 again with Sentinel-1C from 2025-04); its counts come from
+        the same planted objects as ``truth.csv``.
 
     Returns
     -------
@@ -325,8 +408,8 @@ def build(
     geo.errors.OutputExists
         ``out`` exists and ``overwrite`` is false.
     geo.errors.ScenarioError
-        The AOI has no apron or parking zone, the story is unknown, or ``drop`` is given
-        for the bagram story.
+        The AOI has no apron or parking zone, the story is unknown, ``drop`` is given
+        for the bagram story, or ``sensors`` is not ``s2`` or ``s2,s1``.
 
     Examples
     --------
@@ -344,6 +427,7 @@ def build(
         )
     aoi = _resolve_site(site)
     _check_zones(aoi)
+    wanted = _check_sensors(sensors)
     start_d, end_d = parse_date(start), parse_date(end)
     storyline = make_story(story, drop, start_d)
     acqs = schedule(start_d, end_d, profile=profile, seed=seed, raw_share=raw_share)
@@ -352,6 +436,7 @@ def build(
             f"No Sentinel-2 pass falls between {start_d} and {end_d}; widen the dates "
             "(passes are 5 days apart)."
         )
+    radar = schedule_s1(start_d, end_d, profile=profile, seed=seed) if "s1" in wanted else []
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -359,16 +444,29 @@ def build(
     try:
         meta = {"site": aoi.name, "seed": seed, "profile": profile,
                 "start": start_d.isoformat(), "end": end_d.isoformat(),
-                "pc_style": pc_style, "raw_share": raw_share, **_story_meta(storyline)}
+                "pc_style": pc_style, "raw_share": raw_share, **_story_meta(storyline),
+                "sensors": list(wanted)}
         _build_into(tmp, aoi, acqs, seed=seed, pc_style=pc_style, workers=workers,
-                    story=storyline, meta=meta)
+                    story=storyline, meta=meta, radar=radar)
         _swap_into_place(tmp, out, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log.info("scenario %s: %d items in %.1f s -> %s", aoi.name, len(acqs),
-             time.perf_counter() - t0, out)
+    log.info("scenario %s: %d optical and %d radar items in %.1f s -> %s", aoi.name,
+             len(acqs), len(radar), time.perf_counter() - t0, out)
     return out
+
+
+def _check_sensors(sensors: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The sensors asked for, in :data:`SENSORS` order; Sentinel-2 is always built."""
+    given = sensors.split(",") if isinstance(sensors, str) else list(sensors)
+    names = {str(x).strip().lower() for x in given if str(x).strip()}
+    if "s2" not in names or names - set(SENSORS):
+        raise errors.ScenarioError(
+            f"sensors={sensors!r} is not supported: a scenario always holds Sentinel-2 and "
+            "may add Sentinel-1; use sensors='s2,s1' (the default) or sensors='s2'."
+        )
+    return tuple(s for s in SENSORS if s in names)
 
 
 def _story_meta(story: Story) -> dict[str, Any]:
@@ -407,7 +505,8 @@ def _scene_for(aoi: AOI, seed: int) -> Scene:
 
 
 def _build_into(tmp: Path, aoi: AOI, acqs: list[Acquisition], *, seed: int, pc_style: bool,
-                workers: int | None, meta: dict[str, Any], story: Story | None = None) -> None:
+                workers: int | None, meta: dict[str, Any], story: Story | None = None,
+                radar: list[Pass] | None = None) -> None:
     global _STATE
     scene = _scene_for(aoi, seed)
     desc = {}
@@ -416,11 +515,13 @@ def _build_into(tmp: Path, aoi: AOI, acqs: list[Acquisition], *, seed: int, pc_s
                                                strict=True) if isinstance(d, str)}
     layout = plan_layout(scene, desc, seed, story)
     tile = aoi.tiles[0]
-    _STATE = _State(scene, layout, tile, tmp, pc_style)
+    _STATE = _State(scene, layout, tile, tmp, pc_style,
+                    radar_scene(scene) if radar else None)
     primary = [a for a in acqs if a.sequence == 0]
     n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     try:
         results = _run(primary, n_workers)
+        s1 = _run(radar or [], n_workers, _render_s1)
     finally:
         _STATE = None
     by_day = {a.day: res for a, res in zip(primary, results, strict=True)}
@@ -435,13 +536,51 @@ def _build_into(tmp: Path, aoi: AOI, acqs: list[Acquisition], *, seed: int, pc_s
     items.sort(key=lambda it: (it["properties"]["datetime"], it["collection"], it["id"]))
     truth = [row for a in primary for row in by_day[a.day][1]]
     objects = [row for a in primary for row in by_day[a.day][2]]
+    s1_items = [res[0] for res in s1]
+    if s1:
+        _write_radar_tables(tmp, s1, aoi, seed)
+    items = sorted(items + s1_items,
+                   key=lambda it: (it["properties"]["datetime"], it["collection"], it["id"]))
     _write_tables(tmp, items, truth, objects, aoi, seed, pc_style)
     pd.DataFrame(passes, columns=PASS_COLUMNS).to_csv(tmp / "passes.csv", index=False)
-    text = SYNTHETIC_TEXT + (STORY_TEXT if "story" in meta else "")
+    text = SYNTHETIC_TEXT + (STORY_TEXT if "story" in meta else "") + (RADAR_TEXT if s1 else "")
     (tmp / "SYNTHETIC.txt").write_text(text.format(version=GENERATOR_VERSION, **meta))
-    meta = {**meta, "collections": _collections_meta(items, pc_style),
-            "passes": _passes_meta(passes)}
+    collections = _collections_meta(items, pc_style, radar=bool(s1))
+    meta = {**meta, "collections": collections, "passes": _passes_meta(passes)}
+    if s1:
+        meta["passes_s1"] = _s1_meta([res[3] for res in s1])
     _write_manifest(tmp, meta, len(items))
+
+
+def _write_radar_tables(tmp: Path, s1: list[tuple[dict[str, Any], list, list, list]],
+                        aoi: AOI, seed: int) -> None:
+    """collection-s1.json, truth-s1.csv, truth_objects-s1.csv and passes-s1.csv."""
+    items = [res[0] for res in s1]
+    doc = make_s1_collection(items, site=aoi.name, seed=seed)
+    (tmp / COLLECTION_FILES[S1_ID]).write_text(json.dumps(doc, indent=2) + "\n")
+    truth = [row for res in s1 for row in res[1]]
+    objects = [row for res in s1 for row in res[2]]
+    pd.DataFrame(truth, columns=S1_TRUTH_COLUMNS).to_csv(tmp / "truth-s1.csv", index=False)
+    pd.DataFrame(objects, columns=OBJECT_COLUMNS).to_csv(tmp / "truth_objects-s1.csv",
+                                                         index=False)
+    pd.DataFrame([res[3] for res in s1], columns=S1_PASS_COLUMNS).to_csv(
+        tmp / "passes-s1.csv", index=False)
+
+
+def _s1_meta(rows: list[list]) -> dict[str, Any]:
+    """Summary of passes-s1.csv for the manifest."""
+    df = pd.DataFrame(rows, columns=S1_PASS_COLUMNS)
+    return {
+        "total": int(len(df)),
+        "platforms": {str(k): int(v) for k, v in df["platform"].value_counts().sort_index()
+                      .items()},
+        "orbits": {f"{r}_{s}": int((df["relative_orbit"] == r).sum()) for r, s in
+                   sorted(set(zip(df["relative_orbit"], df["orbit_state"], strict=True)))},
+        "shifted": sorted(df.loc[df["shift_px"] > 0, "item_id"]),
+        "wet": int(df["wet"].sum()),
+        "snow": {str(k): int(v) for k, v in df.loc[df["snow"] != "", "snow"]
+                 .value_counts().sort_index().items()},
+    }
 
 
 def _pass_rows(acq: Acquisition, items: list[dict[str, Any]], pc_style: bool) -> list[list]:
@@ -460,8 +599,9 @@ def _pass_rows(acq: Acquisition, items: list[dict[str, Any]], pc_style: bool) ->
     return rows
 
 
-def _collections_meta(items: list[dict[str, Any]], pc_style: bool) -> dict[str, Any]:
-    ids = [L2A_ID] if pc_style else [C1_ID, L2A_ID]
+def _collections_meta(items: list[dict[str, Any]], pc_style: bool,
+                      radar: bool = False) -> dict[str, Any]:
+    ids = ([L2A_ID] if pc_style else [C1_ID, L2A_ID]) + ([S1_ID] if radar else [])
     return {c: {"document": COLLECTION_FILES[c], "cogs": COG_DIRS[c],
                 "items": sum(it["collection"] == c for it in items)} for c in ids}
 

@@ -28,8 +28,10 @@ SCL_COLOURS = ["#000000", "#ff0000", "#2f2f2f", "#643200", "#00a000", "#ffe65a",
 
 
 def _items(folder: Path) -> list[dict[str, Any]]:
+    """The scenario's Sentinel-2 items (a preview is true colour: radar items are left out)."""
     with (folder / "items.ndjson").open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        items = [json.loads(line) for line in f if line.strip()]
+    return [i for i in items if i.get("collection") != "sentinel-1-rtc"]
 
 
 def reflectance(dn: np.ndarray, props: dict[str, Any]) -> np.ndarray:

@@ -29,7 +29,8 @@ from geo.scenario._assets import EO_BANDS, TYPES, asset_specs
 from geo.scenario._cadence import C1_ID, L2A_ID, Acquisition, earth_sun_factor
 
 __all__ = ["ASSETS", "PC_KEYS", "item_id", "make_item", "make_collection", "COLLECTION_ID",
-           "C1_ID", "L2A_ID", "COG_DIRS", "COLLECTION_FILES"]
+           "C1_ID", "L2A_ID", "COG_DIRS", "COLLECTION_FILES", "S1_ID", "S1_FILES",
+           "make_s1_item", "make_s1_collection"]
 
 COLLECTION_ID = L2A_ID
 """The older collection's id (the only collection of the Planetary Computer form)."""
@@ -469,6 +470,183 @@ def make_collection(items: list[dict[str, Any]], *, site: str, pc_style: bool = 
         "summaries": {"platform": sorted({it["properties"]["platform"] for it in items}),
                       "constellation": ["sentinel-2"], "instruments": ["msi"],
                       "gsd": [10, 20]},
+        "item_assets": item_assets,
+        "links": [{"rel": "license", "href": LICENSE}],
+        "geo:synthetic": True,
+    }
+
+
+# --- Sentinel-1 RTC (Planetary Computer's form) -------------------------------------------
+
+S1_ID = "sentinel-1-rtc"
+"""Planetary Computer's Sentinel-1 radiometrically terrain-corrected collection."""
+COG_DIRS[S1_ID] = "cogs-s1"
+COLLECTION_FILES[S1_ID] = "collection-s1.json"
+S1_FILES = {"vv": "iw-vv.rtc.tiff", "vh": "iw-vh.rtc.tiff"}
+"""The files of a radar item under ``cogs-s1/<item id>/`` (the real blob names)."""
+S1_EXTENSIONS = [
+    "https://stac-extensions.github.io/sar/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/file/v2.0.0/schema.json",
+    "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+]
+_PC_API = "https://planetarycomputer.microsoft.com/api"
+_S1_TITLES = {"vv": "VV: vertical transmit, vertical receive",
+              "vh": "VH: vertical transmit, horizontal receive"}
+_S1_DESC = ("Terrain-corrected gamma naught values of signal transmitted with vertical "
+            "polarization and received with {} polarization with radiometric terrain "
+            "correction applied.")
+_DESIGNATORS = {"sentinel-1a": "2014-016A", "sentinel-1b": "2016-025A",
+                "sentinel-1c": "2024-235A"}
+
+
+def _pc_time(t: Any) -> str:
+    """Planetary Computer's ``start_datetime``/``end_datetime`` text (space, +00:00)."""
+    return t.strftime("%Y-%m-%d %H:%M:%S.%f") + "+00:00"
+
+
+def _s1_asset(pol: str, iid: str, files: dict[str, tuple[int, str]]) -> dict[str, Any]:
+    name = S1_FILES[pol]
+    size, md5 = files.get(name, (0, ""))
+    return {"href": f"./{COG_DIRS[S1_ID]}/{iid}/{name}", "file:size": size,
+            "file:checksum": md5, "type": _COG, "roles": ["data"], "title": _S1_TITLES[pol],
+            "description": _S1_DESC.format("vertical" if pol == "vv" else "horizontal"),
+            "raster:bands": [{"nodata": -32768, "data_type": "float32",
+                              "spatial_resolution": 10.0}]}
+
+
+def _s1_props(p: Any, grid: Any) -> dict[str, Any]:
+    """The real item's properties, in its order, for a pass (see :mod:`._radar`)."""
+    h, w = grid.shape()
+    xmin, ymin, xmax, ymax = grid.bounds
+    return {
+        "datetime": p.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "platform": p.platform.upper(),
+        "s1:shape": [w, h],
+        "proj:bbox": [xmin, ymin, xmax, ymax],
+        "proj:epsg": grid.epsg,
+        "proj:shape": [h, w],
+        "end_datetime": _pc_time(p.end),
+        "constellation": "Sentinel-1",
+        "s1:resolution": "high",
+        "proj:transform": [10.0, 0.0, grid.x0, 0.0, -10.0, grid.y1, 0.0, 0.0, 1.0],
+        "s1:datatake_id": str(p.datatake),
+        "start_datetime": _pc_time(p.start),
+        "s1:orbit_source": "RESORB" if p.day.year < 2025 else "PREORB",
+        "s1:slice_number": str(8 + p.absolute_orbit % 9),
+        "s1:total_slices": "18",
+        "sar:looks_range": 5,
+        "sat:orbit_state": p.orbit.state,
+        "sar:product_type": "GRD",
+        "sar:looks_azimuth": 1,
+        "sar:polarizations": ["VV", "VH"],
+        "sar:frequency_band": "C",
+        "sat:absolute_orbit": p.absolute_orbit,
+        "sat:relative_orbit": p.orbit.relative,
+        "s1:processing_level": "1",
+        "sar:instrument_mode": "IW",
+        "sar:center_frequency": 5.405,
+        "sar:resolution_range": 20,
+        "s1:product_timeliness": "Fast-24h",
+        "sar:resolution_azimuth": 22,
+        "sar:pixel_spacing_range": 10,
+        "sar:observation_direction": "right",
+        "sar:pixel_spacing_azimuth": 10,
+        "sar:looks_equivalent_number": 4.4,
+        "s1:instrument_configuration_ID": "7",
+        "sat:platform_international_designator": _DESIGNATORS[p.platform],
+        "geo:synthetic": True,
+    }
+
+
+def make_s1_item(p: Any, *, grid: Any, valid: Any = None,
+                 files: dict[str, tuple[int, str]] | None = None) -> dict[str, Any]:
+    """A ``sentinel-1-rtc`` item (a dict) for a radar pass, in Planetary Computer's form.
+
+    Parameters
+    ----------
+    p
+        The pass (:class:`geo.scenario._radar.Pass`).
+    grid
+        The raster window (:class:`geo.scenario._radiometry.SceneGrid`).
+    valid
+        A shapely polygon (UTM) of the footprint inside the window, if not all of it.
+    files
+        File name: (bytes, md5 hex) of the written files (``file:size``,
+        ``file:checksum`` as the real items give them).
+    """
+    iid = p.item_id
+    geom, bbox = footprint(grid.bounds, grid.epsg)
+    if valid is not None:
+        geom, bbox = _utm_polygon(valid, grid.epsg)
+    grd = iid[:-4]
+    query = f"collection={S1_ID}&item={iid}"
+    assets = {"vh": _s1_asset("vh", iid, files or {}), "vv": _s1_asset("vv", iid, files or {}),
+              "tilejson": {"title": "TileJSON with default rendering",
+                           "href": f"{_PC_API}/data/v1/item/tilejson.json?{query}&assets=vv"
+                                   "&assets=vh&format=png",
+                           "type": "application/json", "roles": ["tiles"]},
+              "rendered_preview": {"title": "Rendered preview", "rel": "preview",
+                                   "href": f"{_PC_API}/data/v1/item/preview.png?{query}"
+                                           "&assets=vv&assets=vh&format=png",
+                                   "roles": ["overview"], "type": "image/png"}}
+    doc = COLLECTION_FILES[S1_ID]
+    links = [{"rel": "collection", "type": "application/json", "href": f"./{doc}"},
+             {"rel": "parent", "type": "application/json", "href": f"./{doc}"},
+             {"rel": "license", "href": LICENSE},
+             {"rel": "derived_from", "href": f"{_PC_API}/stac/v1/collections/sentinel-1-grd/"
+              f"items/{grd}", "type": "application/json", "title": "Sentinel 1 GRD Item"}]
+    return {"id": iid, "bbox": bbox, "type": "Feature", "links": links, "assets": assets,
+            "geometry": geom, "collection": S1_ID, "properties": _s1_props(p, grid),
+            "stac_extensions": list(S1_EXTENSIONS), "stac_version": "1.0.0"}
+
+
+def _utm_polygon(poly: Any, epsg: int) -> tuple[dict, list[float]]:
+    """GeoJSON polygon (lon/lat) and bbox of a UTM polygon."""
+    to_ll = Transformer.from_crs(epsg, 4326, always_xy=True)
+    xs, ys = poly.exterior.coords.xy
+    lon, lat = to_ll.transform(list(xs), list(ys))
+    ring = [[round(a, 8), round(b, 8)] for a, b in zip(lon, lat, strict=True)]
+    bbox = [round(min(lon), 6), round(min(lat), 6), round(max(lon), 6), round(max(lat), 6)]
+    return {"type": "Polygon", "coordinates": [ring]}, bbox
+
+
+def make_s1_collection(items: list[dict[str, Any]], *, site: str,
+                       seed: int = 0) -> dict[str, Any]:
+    """The ``sentinel-1-rtc`` collection document of the scenario (extent from its items)."""
+    lons = [v for it in items for v in it["bbox"][0::2]]
+    lats = [v for it in items for v in it["bbox"][1::2]]
+    times = sorted(it["properties"]["datetime"] for it in items)
+    item_assets = {pol: {"type": _COG, "roles": ["data"], "title": _S1_TITLES[pol],
+                         "description": _S1_DESC.format("vertical" if pol == "vv"
+                                                        else "horizontal"),
+                         "raster:bands": [{"nodata": -32768, "data_type": "float32",
+                                           "spatial_resolution": 10.0}]}
+                   for pol in ("vh", "vv")}
+    return {
+        "type": "Collection",
+        "id": S1_ID,
+        "stac_version": "1.0.0",
+        "stac_extensions": ["https://stac-extensions.github.io/item-assets/v1.0.0/schema.json"],
+        "title": f"SYNTHETIC Sentinel 1 Radiometrically Terrain Corrected (RTC) ({site})",
+        "description": (
+            f"SYNTHETIC radar imagery generated by geo.scenario (site {site}, seed {seed}) in "
+            f"the form of Planetary Computer's {S1_ID} collection: float32 linear gamma "
+            "naught, VV and VH, 10 m UTM. Not real Sentinel-1 data: for offline tests, demos "
+            "and accuracy benchmarks against the planted truth (truth-s1.csv, passes-s1.csv)."
+        ),
+        "keywords": ["sentinel", "sar", "synthetic", "geo"],
+        "license": "proprietary",
+        "extent": {
+            "spatial": {"bbox": [[min(lons), min(lats), max(lons), max(lats)]] if items
+                        else [[-180, -90, 180, 90]]},
+            "temporal": {"interval": [[times[0], times[-1]] if times else [None, None]]},
+        },
+        "summaries": {"platform": sorted({it["properties"]["platform"] for it in items}),
+                      "constellation": ["Sentinel-1"], "sar:polarizations": ["VV", "VH"],
+                      "sat:orbit_state": sorted({it["properties"]["sat:orbit_state"]
+                                                 for it in items})},
         "item_assets": item_assets,
         "links": [{"rel": "license", "href": LICENSE}],
         "geo:synthetic": True,

@@ -4,6 +4,7 @@ Examples
 --------
 ``geo scenario build --site bagram --out /tmp/bagram-scenario --seed 0 --profile small``
 ``geo scenario build --out /tmp/steady --story steady --drop 2024-10-01``
+``geo scenario build --out /tmp/optical-only --sensors s2``
 ``geo scenario serve /tmp/bagram-scenario``
 """
 
@@ -19,7 +20,8 @@ from rich.console import Console
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The offline synthetic Sentinel-2 L2A scenario: build it, serve it.",
+app = typer.Typer(help="The offline synthetic Sentinel-2 L2A (and Sentinel-1 RTC) scenario: "
+                  "build it, serve it.",
                   no_args_is_help=True)
 console = Console()
 
@@ -43,6 +45,8 @@ def build_cmd(
                               "(busy at one level until --drop, then quiet; no events)."),
     drop: str = typer.Option(None, help="The steady story's drop date (YYYY-MM-DD; "
                              "default: four years after --start)."),
+    sensors: str = typer.Option("s2,s1", help="s2,s1 (Sentinel-2 and a Sentinel-1 RTC "
+                                "archive, the default) or s2 (skip the radar)."),
 ) -> None:
     """Build a synthetic archive of a site (COGs, STAC items, truth tables).
 
@@ -53,7 +57,7 @@ def build_cmd(
 
     folder = build(site, out, seed=seed, start=start, end=end, profile=profile,
                    overwrite=overwrite, pc_style=pc_style, raw_share=raw_share,
-                   workers=workers or None, story=story, drop=drop)
+                   workers=workers or None, story=story, drop=drop, sensors=sensors)
     manifest = json.loads((folder / "manifest.json").read_text())
     size = sum(f["bytes"] for f in manifest["files"].values())
     console.print(f"SYNTHETIC scenario written to {folder}: {manifest['items']} items, "

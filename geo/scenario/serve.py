@@ -1,7 +1,8 @@
 """Serve a scenario like Earth Search: a real STAC API plus a range-request file server.
 
 ``rustac serve`` (the Rust STAC server from PyPI) serves the items of every collection
-in the folder (Earth Search form: ``sentinel-2-c1-l2a`` and ``sentinel-2-l2a``); a threaded HTTP
+in the folder (Earth Search form: ``sentinel-2-c1-l2a`` and ``sentinel-2-l2a``, plus
+Planetary Computer's ``sentinel-1-rtc`` when the scenario holds radar); a threaded HTTP
 server answers ``GET``/``HEAD`` with ``Range: bytes=a-b`` over the COGs, the way an
 object store does. Both listen on free loopback ports; item hrefs point at the file
 server, so code under test reads the scenario exactly as it reads Earth Search.
@@ -170,8 +171,9 @@ class ScenarioServer:
         The older collection's id (``"sentinel-2-l2a"``; the only one in the Planetary
         Computer form).
     collections
-        Every collection served, Collection 1 first (``["sentinel-2-c1-l2a",
-        "sentinel-2-l2a"]`` in the Earth Search form).
+        Every collection served, Collection 1 first and the radar last
+        (``["sentinel-2-c1-l2a", "sentinel-2-l2a", "sentinel-1-rtc"]`` in the Earth
+        Search form with radar).
     folder
         The scenario folder served.
 
@@ -304,15 +306,19 @@ class ScenarioServer:
         return f"ScenarioServer(stac_url={self.stac_url!r}, files_url={self.files_url!r})"
 
 
+_ORDER = {"sentinel-2-c1-l2a": 0, "sentinel-2-l2a": 1, "sentinel-1-rtc": 2}
+
+
 def _collection_documents(folder: Path) -> list[Path]:
-    """The collection documents of a scenario folder, Collection 1 first.
+    """The collection documents of a scenario folder: Collection 1 first, radar last.
 
     The manifest names them (``collections``); an older scenario has only
     ``collection.json``.
     """
     manifest = json.loads((folder / "manifest.json").read_text())
     named = manifest.get("collections") or {}
-    docs = [folder / str(v["document"]) for v in named.values()] or [folder / "collection.json"]
+    ids = sorted(named, key=lambda c: (_ORDER.get(c, 1), c))
+    docs = [folder / str(named[c]["document"]) for c in ids] or [folder / "collection.json"]
     missing = [p.name for p in docs if not p.is_file()]
     if missing:
         raise errors.ScenarioError(
