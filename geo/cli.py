@@ -6,6 +6,7 @@ Sub-commands live beside the step they drive; this module only assembles them.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,7 +127,9 @@ def aoi_make(
     area = airfield.make_aoi(code if code is not None else str(bbox), source, start=start,
                              end=end, name=name, store=store, offline=offline)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(area.to_geojson(), indent=1), encoding="utf-8")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(area.to_geojson(), indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, out)  # an interrupted run leaves no broken AOI file
     table = Table(title=f"{area.name}: {area.properties.get('zones_found', '')}")
     for col in ("name", "kind", "area_ha", "confidence"):
         table.add_column(col)

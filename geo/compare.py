@@ -33,9 +33,9 @@ from matplotlib.figure import Figure
 from geo import errors
 from geo.aoi import AOI
 from geo.aoi import load as load_aoi
-from geo.plot import stamp
+from geo.plot import save_figure, stamp
 from geo.review import run_review
-from geo.review.tables import main_change
+from geo.review.tables import atomic_csv, main_change
 
 __all__ = ["SCHEDULER_ENV", "MultiReview", "compare_sites", "dask_client", "read_site_list",
            "run_sites"]
@@ -180,7 +180,7 @@ def run_sites(
                                         **review_kwargs)
     table = compare_sites(results)
     files = {"comparison.csv": root / "comparison.csv", "comparison.png": root / "comparison.png"}
-    table.to_csv(files["comparison.csv"], index=False)
+    atomic_csv(table, files["comparison.csv"])
     site_comparison(results, files["comparison.png"])
     return MultiReview(out=root, results=results, comparison=table, files=files)
 
@@ -265,6 +265,6 @@ def site_comparison(results: dict[str, Any], out: str | Path | None = None) -> F
         stamp(fig)
     fig.tight_layout()
     if out is not None:
-        fig.savefig(out)
+        save_figure(fig, out)
     plt.close(fig)
     return fig

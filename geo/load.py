@@ -1247,6 +1247,9 @@ def _radar_time_coords(acquisitions: Sequence[Sequence[Scene]]) -> dict[str, Any
         "collection": ("time", np.array(
             [",".join(dict.fromkeys(item_collection(s.item) for s in g)) for g in acquisitions],
             dtype=object)),
+        "looks_equivalent_number": ("time", np.array(
+            [float(one(g, lambda i: i.properties.get("sar:looks_equivalent_number")) or np.nan)
+             for g in acquisitions], dtype=np.float64)),
     }
 
 

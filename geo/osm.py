@@ -25,7 +25,7 @@ Examples
 ...                        geometry=[LineString([(69.26, 34.94), (69.27, 34.95)])], crs=4326)
 >>> zones = as_zones(osm, epsg=32642)
 >>> zones[["name", "kind"]].values.tolist()
-[['osm_taxiway_1', 'taxiway']]
+[['osm_taxiway_way1', 'taxiway']]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,9 @@ def aeroways(area: AOI | BaseGeometry, *, overpass_url: str | None = None,
     wanted = {"use_cache": True, "cache_folder": str(Path(cache) if cache is not None
                                                      else cache_dir()),
               "requests_timeout": int(timeout), "overpass_url": where}
+    # Unreachable: no rate-limit wait; a cached answer still comes from the cache, and an
+    # uncached one fails at once.
+    wanted["overpass_rate_limit"] = _reachable(where, timeout)
     try:
         with _settings(ox, wanted):
             found = ox.features.features_from_polygon(polygon,
@@ -144,8 +148,10 @@ def aeroways(area: AOI | BaseGeometry, *, overpass_url: str | None = None,
 
 @contextlib.contextmanager
 def _settings(ox: Any, wanted: dict[str, Any]) -> Iterator[None]:
-    """osmnx's module-wide settings for one call, put back after it."""
+    """osmnx's module-wide settings for one call, put back after it (and the resolver
+    osmnx replaces to pin the server's address)."""
     before = {k: getattr(ox.settings, k) for k in wanted}
+    resolver = socket.getaddrinfo  # osmnx pins the Overpass host's address process-wide
     for key, value in wanted.items():
         setattr(ox.settings, key, value)
     try:
@@ -153,6 +159,20 @@ def _settings(ox: Any, wanted: dict[str, Any]) -> Iterator[None]:
     finally:
         for key, value in before.items():
             setattr(ox.settings, key, value)
+        socket.getaddrinfo = resolver
+
+
+def _reachable(url: str, timeout: float) -> bool:
+    """Whether the Overpass server answers its status page (a quick check: osmnx itself
+    would wait a minute before giving up on an unreachable server)."""
+    import requests
+
+    try:
+        requests.get(url.rstrip("/") + "/status", timeout=min(timeout, 10))
+    except requests.RequestException as exc:
+        log.info("Overpass at %s cannot be reached (%s): cached answers only", url, exc)
+        return False
+    return True
 
 
 def _osmnx() -> Any:
@@ -215,8 +235,8 @@ def as_zones(osm: gpd.GeoDataFrame, *, epsg: int) -> gpd.GeoDataFrame:
         if geom.geom_type in ("LineString", "MultiLineString"):
             width, how = _width(row, kind)
             geom = geom.buffer(width / 2, cap_style="flat")
-        num = str(row.osm_id).split("/")[-1] or str(i)
-        rows.append({"name": f"osm_{kind}_{num}", "kind": kind, "geometry": geom,
+        element, _, num = str(row.osm_id).partition("/")
+        rows.append({"name": f"osm_{kind}_{element or 'element'}{num or i}", "kind": kind, "geometry": geom,
                      "source": f"{OSM_SOURCE}, {row.osm_id} ({how})",
                      "osm_id": str(row.osm_id), "found_by": "osm"})
     zones = gpd.GeoDataFrame(rows, geometry="geometry", crs=epsg) if rows else \

@@ -32,7 +32,7 @@ __all__ = [
     "KIND_COLOURS", "RGB_STRETCH", "EVENT_COLOUR", "CHANGE_COLOUR", "SELECTED_COLOUR",
     "zones_map", "aoi_map", "draw_zones", "outline_zones", "scale_bar", "north_arrow",
     "stamp", "image_extent", "time_index", "scene_label", "true_colour", "footer",
-    "source_text", "halo", "finish", "image_axis",
+    "source_text", "halo", "finish", "save_figure", "image_axis",
 ]
 
 log = logging.getLogger(__name__)
@@ -290,12 +290,37 @@ def halo() -> Any:
 
 
 def finish(fig: Figure, out: str | Path | None, synthetic: bool) -> Figure:
+    """Stamp SYNTHETIC if needed and save the figure (atomically, see :func:`save_figure`)."""
     if synthetic:
         stamp(fig)
     if out is not None:
-        fig.savefig(out, dpi=fig.dpi, facecolor="white")
-        log.info("wrote %s", out)
+        save_figure(fig, out)
     return fig
+
+
+def save_figure(fig: Figure, out: str | Path, **kwargs: Any) -> Path:
+    """Save a figure in the format its suffix names, through a temporary file.
+
+    An interrupted run leaves no truncated figure that looks complete (the report embeds
+    what it finds). ``kwargs`` go to ``savefig`` (default dpi: the figure's; white face).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> fig, ax = plt.subplots()
+    >>> save_figure(fig, Path(tempfile.mkdtemp()) / "a.svg").suffix
+    '.svg'
+    """
+    path = Path(out)
+    tmp = path.with_name(path.name + ".tmp")
+    options = {"dpi": fig.dpi, "facecolor": "white", **kwargs}
+    try:
+        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", **options)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("wrote %s", path)
+    return path
 
 
 def image_axis(ax: Axes, extent: tuple[float, float, float, float]) -> None:

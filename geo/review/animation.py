@@ -8,8 +8,10 @@ frame, several times larger) for viewers that need one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,16 +116,29 @@ def _writer(out: Path, quality: int) -> Callable[[Sequence[Any], Path, int], Non
 
 
 def _save_webp(frames: Sequence[Any], out: Path, duration: int, quality: int) -> None:
-    frames[0].save(out, format="WEBP", save_all=True, append_images=list(frames[1:]), loop=0,
-                   duration=duration, quality=quality, method=4)
+    with _replacing(out) as tmp:
+        frames[0].save(tmp, format="WEBP", save_all=True, append_images=list(frames[1:]),
+                       loop=0, duration=duration, quality=quality, method=4)
 
 
 def _save_gif(frames: Sequence[Any], out: Path, duration: int) -> None:
     from PIL import Image
 
     pal = [f.convert("P", palette=Image.Palette.ADAPTIVE, colors=255) for f in frames]
-    pal[0].save(out, format="GIF", save_all=True, append_images=pal[1:], loop=0,
-                duration=duration, optimize=True)
+    with _replacing(out) as tmp:
+        pal[0].save(tmp, format="GIF", save_all=True, append_images=pal[1:], loop=0,
+                    duration=duration, optimize=True)
+
+
+@contextlib.contextmanager
+def _replacing(out: Path) -> Iterator[Path]:
+    """A temporary path that replaces ``out`` when the block succeeds (no half-written file)."""
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _frames(stack: Any, scenes: pd.DataFrame, *, aoi: AOI | None, site: str, source: str,
