@@ -265,16 +265,22 @@ def coverage(dates: pd.Series | pd.DatetimeIndex, start: str | pd.Timestamp,
              window_days: int = 12) -> float:
     """Share of the period's ``window_days``-day windows holding at least one date.
 
+    The period is cut into windows from ``start``; the last one ends at ``end`` and may
+    be shorter. Dates outside the period are ignored.
+
     Examples
     --------
     >>> d = pd.to_datetime(["2021-01-02", "2021-01-20"])
     >>> coverage(d, "2021-01-01", "2021-02-05", window_days=12)
     0.666...
+    >>> coverage(pd.to_datetime(["2021-01-28"]), "2021-01-01", "2021-01-30")
+    0.333...
     """
-    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
-    edges = pd.date_range(t0, t1 + pd.Timedelta(days=1), freq=f"{window_days}D")
-    if len(edges) < 2:
-        return float(len(pd.DatetimeIndex(dates)) > 0)
+    t0, t1 = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    n = max(1, int(np.ceil(((t1 - t0).days + 1) / window_days)))  # the last may be shorter
+    edges = pd.DatetimeIndex([t0 + pd.Timedelta(days=k * window_days) for k in range(n)]
+                             + [t1 + pd.Timedelta(days=1)])
     days = pd.DatetimeIndex(pd.to_datetime(dates)).normalize()
+    days = days[(days >= t0) & (days <= t1)]
     hits = np.histogram(days.asi8, bins=edges.asi8)[0]
     return float((hits > 0).mean())
