@@ -30,7 +30,7 @@ err_console = Console(stderr=True)
 EXIT_CODES: dict[int, str] = {
     0: "the review folder was written",
     1: "the review failed (the message says why)",
-    2: "bad arguments: period, AOI, source, image count",
+    2: "bad arguments: period, AOI, source, sensors, image count",
     3: "no imagery found for the AOI and period",
     4: "the source (STAC API or file server) could not be reached",
     5: "offline and the local store lacks imagery the review needs",
@@ -52,6 +52,13 @@ contact_sheet.png, zones.png, timelapse.webp, change.tif, headline.txt and repor
 
 --aoi takes a built-in name, a GeoJSON file, or any airfield's ICAO code (e.g. OAKN): the AOI is then made on first use from the OurAirports runways and the aprons and taxiways found in the imagery (geo aoi make), kept beside the review as aoi_<CODE>.geojson and reused from there; edit it and pass the file to refine it.
 
+--sensors s2,s1 adds Sentinel-1 radar (default for --source planetary-computer, STAC API \
+URLs and local catalogs; Earth Search has no loadable Sentinel-1, so its default is s2): \
+activity.csv gets the radar passes' rows, fused.csv the fused apron timeline of both \
+sensors with its 95 % band, change points are found on it, and trend.png, \
+before_after_radar.png and the report show both sensors. A source without Sentinel-1 \
+passes in the period gives an optical review and a note.
+
 The period: --start/--end. Without them, Bagram keeps the BBC review's period \
 (2020-10-01 to 2025-09-30) and any other site gets the five years ending at its latest \
 available pass (a small search of the source finds it). With only one of them, the other \
@@ -63,7 +70,9 @@ Examples:
 
   geo review --aoi mysite.geojson --start 2023-01-01 --end 2024-12-31 --images 12
 
-  geo review --aoi bagram --source planetary-computer --out pc_review
+  geo review --aoi bagram --source planetary-computer --out pc_review   (optical and radar)
+
+  geo review --aoi bagram --source planetary-computer --sensors s2   (optical only)
 
   geo review --aoi bagram --source ./scenario_folder --images 20
 
@@ -117,6 +126,7 @@ def exit_code(exc: BaseException) -> int:
         (errors.ScenarioError, 6),
         (errors.SchedulerUnavailable, 4),
         (errors.UnknownSource, 2),
+        (errors.UnsupportedSensor, 2),
         (errors.AOIError, 2),
         (errors.AOINotFound, 2),
         (KeyboardInterrupt, 130),
@@ -197,6 +207,16 @@ def _check_args(aoi: str, source: str, start: str | None, end: str | None) -> An
         raise typer.BadParameter(str(exc), param_hint="'--aoi'") from None
 
 
+def _check_sensors(sensors: str | None, source: str) -> tuple[str, ...]:
+    """``--sensors`` for ``source``, checked before any search (typer.BadParameter, exit 2)."""
+    from geo.review.folder import check_sensors
+
+    try:
+        return check_sensors(sensors, source)
+    except (errors.UnsupportedSensor, errors.ReviewError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--sensors'") from None
+
+
 def is_icao_code(name: str) -> bool:
     """Whether ``--aoi`` looks like an airfield code rather than a name or a file.
 
@@ -239,12 +259,14 @@ def _summary(result: Any) -> None:
     table.add_column("file")
     table.add_column("size", justify="right")
     from geo.review import OUTPUTS
+    from geo.review.folder import RADAR_OUTPUTS
 
+    what = {**OUTPUTS, **RADAR_OUTPUTS}
     table.add_column("what")
     for name in sorted(result.files):
         path = result.files[name]
         size = path.stat().st_size if path.exists() else 0
-        table.add_row(name, f"{size / 1024:,.0f} kB", OUTPUTS.get(name, ""))
+        table.add_row(name, f"{size / 1024:,.0f} kB", what.get(name, ""))
     console.print(table)
     sel = result.selected
     pair = getattr(result, "pair", None)
@@ -313,6 +335,10 @@ def review(
     figure_format: str = typer.Option("png", "--format",
                                       help="Figure formats, comma-separated: png (always "
                                            "written; the report embeds it) and svg."),
+    sensors: str | None = typer.Option(
+        None, "--sensors",
+        help="s2 (optical) or s2,s1 (optical and Sentinel-1 radar, fused). Default: s2 for "
+             "earth-search, s2,s1 for every other source."),
 ) -> None:
     """Review a site (see the module help)."""
     if resolution not in (10, 20, 60):
@@ -334,10 +360,12 @@ def review(
                                  "all, or one per site", param_hint="'--source'")
     sources = source * len(sites) if len(source) == 1 else list(source)
     areas = [_check_args(site, src, start, end) for site, src in zip(sites, sources, strict=True)]
+    for src in dict.fromkeys(sources):
+        _check_sensors(sensors, src)
     kwargs: dict[str, Any] = {"start": start, "end": end, "images": images, "offline": offline,
                               "progress": progress, "store": store, "resolution": resolution,
                               "collection": collection, "refresh": refresh,
-                              "skip_unreadable": skip_unreadable}
+                              "skip_unreadable": skip_unreadable, "sensors": sensors}
     try:
         from geo.review.folder import check_formats
 

@@ -1,5 +1,9 @@
 """``before_after.png``: a true-colour pair either side of the change, the change map,
-close-ups of the key zones on both dates, and each zone's numbers."""
+close-ups of the key zones on both dates, and each zone's numbers.
+
+``before_after_radar.png`` (:func:`before_after_radar`): the Sentinel-1 pair that goes
+beside it, VV backscatter in dB, grey, one stretch for both (:data:`RADAR_STRETCH_DB`),
+two passes of one relative orbit (same viewing geometry) nearest the optical dates."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from geo import errors
 from geo.aoi import AOI
 from geo.plot import (
     RGB_STRETCH,
@@ -37,9 +42,14 @@ from geo.review.closeups import (
 )
 from geo.select import BeforeAfter
 
-__all__ = ["before_after", "zone_numbers"]
+__all__ = ["before_after", "before_after_radar", "radar_pair", "zone_numbers",
+           "RADAR_STRETCH_DB"]
 
 log = logging.getLogger(__name__)
+
+RADAR_STRETCH_DB = (-25.0, 5.0)
+"""VV gamma nought (dB) shown as black and as white: smooth aprons (-15 to -20 dB) dark
+grey, aircraft and buildings (0 dB and above) white."""
 
 
 def zone_numbers(activity: pd.DataFrame, before: Any, after: Any) -> pd.DataFrame:
@@ -274,3 +284,141 @@ def _pct(value: Any) -> str:
     except (TypeError, ValueError):
         return "-"
     return f"{v:.0%}" if np.isfinite(v) else "-"
+
+
+def radar_pair(radar: Any, before: Any, after: Any) -> tuple[int, int]:
+    """Positions along ``time`` of the radar pair for an optical before/after pair.
+
+    Both passes come from one relative orbit (the same viewing geometry, so a difference
+    is a change on the ground, not of incidence); of the orbits with two distinct passes,
+    the one whose passes are nearest the two dates (the larger of the two gaps smallest).
+
+    Raises
+    ------
+    geo.errors.ReviewError
+        The stack lacks ``relative_orbit`` or no orbit has two passes.
+
+    Examples
+    --------
+    >>> import pandas as pd, xarray as xr
+    >>> ds = xr.Dataset(coords={"time": pd.to_datetime(["2021-01-01", "2021-01-04",
+    ...                                                "2021-06-01", "2021-06-05"]),
+    ...                         "relative_orbit": ("time", [5, 85, 5, 85])})
+    >>> radar_pair(ds, "2021-01-05", "2021-06-04")
+    (1, 3)
+    """
+    if "relative_orbit" not in getattr(radar, "coords", {}):
+        raise errors.ReviewError(
+            "the radar stack has no relative_orbit coordinate: load Sentinel-1 items with "
+            "geo.load (geo.search(..., sensor='s1')), which gives it")
+    times = pd.DatetimeIndex(radar["time"].values)
+    orbits = np.asarray(radar["relative_orbit"].values)
+    wanted = [pd.Timestamp(before), pd.Timestamp(after)]
+    best: tuple[float, int, int] | None = None
+    for orbit in dict.fromkeys(orbits.tolist()):
+        idx = np.flatnonzero(orbits == orbit)
+        gaps = [np.abs((times[idx] - day).total_seconds().to_numpy()) for day in wanted]
+        ib, ia = (int(idx[np.argmin(g)]) for g in gaps)
+        cost = max(float(g.min()) for g in gaps)
+        if ib != ia and (best is None or cost < best[0]):
+            best = (cost, ib, ia)
+    if best is None:
+        raise errors.ReviewError(
+            "no relative orbit of the radar stack has two passes: a radar pair needs two "
+            "passes of one orbit; widen the period")
+    return best[1], best[2]
+
+
+def _radar_db(radar: Any, i: int, band: str = "vv") -> np.ndarray:
+    return np.asarray(radar[band].isel(time=i).values, dtype="float32")
+
+
+def _radar_counts(activity: pd.DataFrame | None, day: pd.Timestamp) -> str:
+    """': 3 aircraft-sized objects on the aprons' of the radar table on ``day`` (or '')."""
+    if activity is None or activity.empty or "objects" not in activity.columns:
+        return ""
+    rows = activity[(pd.to_datetime(activity["date"]).dt.normalize() == day.normalize())
+                    & activity["kind"].isin(("apron", "revetment"))]
+    if rows.empty or rows["objects"].isna().all():
+        return ""
+    n = int(rows["objects"].sum())
+    return f"\n{n} radar object{'s' if n != 1 else ''} on the aprons"
+
+
+def before_after_radar(radar: Any, aoi: AOI, before: Any, after: Any,
+                       out: str | Path | None = None, *,
+                       activity: pd.DataFrame | None = None, site: str = "",
+                       source: str = "", synthetic: bool = False,
+                       stretch: tuple[float, float] = RADAR_STRETCH_DB) -> Figure:
+    """The Sentinel-1 pair beside the optical one: VV dB, grey, the same stretch for both.
+
+    Parameters
+    ----------
+    radar
+        Radar stack from :func:`geo.load` (``vv`` in dB; ``relative_orbit``,
+        ``orbit_state``, ``item_id`` per time).
+    aoi
+        The area of interest (outlines).
+    before, after
+        The optical pair's dates: the radar passes of one orbit nearest them are shown
+        (:func:`radar_pair`); titles say how far each lies from its optical date.
+    out
+        Where to save the PNG.
+    activity
+        The radar table of :func:`geo.sar_activity`: each pass's apron count in its title.
+    site, source, synthetic
+        Name in the title, data source in the footer, SYNTHETIC stamp.
+    stretch
+        dB shown as black and as white (default :data:`RADAR_STRETCH_DB`).
+
+    Examples
+    --------
+    >>> from geo.testing.radar import make_radar_stack
+    >>> from geo.testing.stacks import small_aoi
+    >>> aoi = small_aoi()
+    >>> ds = make_radar_stack(aoi, 8)
+    >>> fig = before_after_radar(ds, aoi, ds.time.values[0], ds.time.values[-1])
+    >>> len(fig.axes)  # the pair and the colour bar
+    3
+    """
+    ib, ia = radar_pair(radar, before, after)
+    times = pd.DatetimeIndex(radar["time"].values)
+    extent = image_extent(radar)
+    fig = plt.figure(figsize=(10.6, 6.4), dpi=150)
+    grid = fig.add_gridspec(1, 2, wspace=0.04)
+    image = None
+    for k, (i, wanted) in enumerate(zip((ib, ia), (before, after), strict=True)):
+        ax = fig.add_subplot(grid[0, k])
+        image = ax.imshow(_radar_db(radar, i), extent=extent, origin="upper", cmap="gray",
+                          vmin=stretch[0], vmax=stretch[1], interpolation="nearest")
+        outline_zones(aoi, ax, linewidth=0.6)
+        image_axis(ax, extent)
+        scale_bar(ax)
+        north_arrow(ax)
+        ax.set_title(_radar_title(radar, i, k, pd.Timestamp(wanted))
+                     + _radar_counts(activity, times[i]), fontsize=8)
+    assert image is not None
+    cbar = fig.colorbar(image, cax=fig.add_axes((0.935, 0.25, 0.012, 0.5)))
+    cbar.set_label("VV gamma nought (dB)", fontsize=7)
+    cbar.ax.tick_params(labelsize=6)
+    fig.suptitle(f"{site or aoi.name}: radar before and after, {times[ib]:%d %b %Y} against "
+                 f"{times[ia]:%d %b %Y}", fontsize=12, fontweight="bold", y=0.985, va="top")
+    data = (f"Data: {source or 'Sentinel-1 RTC'} - SYNTHETIC, not real imagery (simulated "
+            "Sentinel-1 RTC)" if synthetic else
+            f"Data: {source or 'Sentinel-1 RTC'}; contains modified Copernicus Sentinel data")
+    footer(fig, f"{data}. Passes {scene_label(radar, ib)} and {scene_label(radar, ia)}, one "
+                f"relative orbit (same viewing geometry). VV backscatter, {stretch[0]:g} to "
+                f"{stretch[1]:+g} dB, same stretch for both: smooth aprons are dark, aircraft "
+                "and buildings bright. Outlines: zones of the AOI (see zones.png).")
+    fig.subplots_adjust(left=0.02, right=0.92, top=0.86, bottom=0.1)
+    return finish(fig, out, synthetic)
+
+
+def _radar_title(radar: Any, i: int, k: int, wanted: pd.Timestamp) -> str:
+    """'before: 04 Oct 2020, orbit 5 descending (2 days from the optical 02 Oct 2020)'."""
+    day = pd.Timestamp(radar["time"].values[i])
+    orbit = int(radar["relative_orbit"].values[i])
+    state = str(radar["orbit_state"].values[i]) if "orbit_state" in radar.coords else ""
+    gap = abs((day.normalize() - wanted.normalize()).days)
+    return (f"{'before' if k == 0 else 'after'}: {day:%d %b %Y}, orbit {orbit} {state}".rstrip()
+            + f"\n({gap} day{'s' if gap != 1 else ''} from the optical {wanted:%d %b %Y})")

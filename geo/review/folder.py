@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from geo.aoi import AOI
 from geo.aoi import load as load_aoi
 from geo.plot import aoi_map, time_index
 from geo.review.animation import timelapse
-from geo.review.before_after import before_after
+from geo.review.before_after import before_after, before_after_radar
 from geo.review.closeups import key_zones
 from geo.review.contact_sheet import contact_sheet
 from geo.review.headline import has_counts, headline, headline_text
@@ -64,7 +65,8 @@ from geo.select import (
     select_scenes,
 )
 
-__all__ = ["OUTPUTS", "ReviewResult", "run_review", "review_stack"]
+__all__ = ["OUTPUTS", "RADAR_OUTPUTS", "ReviewResult", "run_review", "review_stack",
+           "both_sensors", "check_sensors", "default_sensors"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,17 @@ OUTPUTS: dict[str, str] = {
     "report.html": "self-contained report: headline, figures, tables, method, provenance",
 }
 """Files a review folder holds, with what each is."""
+
+RADAR_OUTPUTS: dict[str, str] = {
+    "fused.csv": "the apron timeline of both sensors in aircraft-equivalent counts "
+                 "(geo.fuse.fuse): date, value, low, high (95 % band), sensors, s2, s1",
+    "before_after_radar.png": "a Sentinel-1 VV pair (one relative orbit, same dB stretch) "
+                              "nearest the optical before/after dates",
+}
+"""Files a review folder holds in addition to :data:`OUTPUTS` when radar was reviewed
+(``sensors`` with ``"s1"`` and Sentinel-1 passes in the period). With radar,
+``activity.csv`` holds both sensors' rows (column ``sensor``) and ``change_points.csv``
+the changes of the fused series (sensor ``"s2+s1"``)."""
 
 
 _STEPS = ("search", "load", "clear fractions", "activity index", "change points",
@@ -120,6 +133,12 @@ class ReviewResult:
         Items found by the search.
     notes
         Why the period is what it is, then steps that were skipped or degraded, in words.
+    radar
+        The radar activity table (:func:`geo.sar_activity`), None without radar.
+    fused
+        The fused apron timeline (:func:`geo.fuse.fuse`), None without radar.
+    sensors
+        The sensors whose rows are in ``activity.csv``.
     pair
         The before/after pair and what it was split at (:class:`geo.select.BeforeAfter`).
     period
@@ -139,6 +158,9 @@ class ReviewResult:
     notes: list[str] = field(default_factory=list)
     pair: BeforeAfter | None = None
     period: ReviewPeriod | None = None
+    radar: pd.DataFrame | None = None
+    fused: pd.DataFrame | None = None
+    sensors: tuple[str, ...] = ("s2",)
 
     @property
     def selected(self) -> pd.DataFrame:
@@ -177,6 +199,7 @@ def run_review(
     dates: str | Path | None = None,
     dates_tolerance: int = 3,
     formats: str | tuple[str, ...] = ("png",),
+    sensors: str | tuple[str, ...] | None = None,
 ) -> ReviewResult:
     """Run the whole review of a site and write its folder.
 
@@ -230,6 +253,17 @@ def run_review(
     formats
         Figure formats: ``"png"`` (always written: the report embeds it) and ``"svg"``
         (vector copies for print and editing), e.g. ``("png", "svg")`` or ``"png,svg"``.
+    sensors
+        ``("s2",)`` optical only, or ``("s2", "s1")`` optical and radar (also as
+        ``"s2,s1"``); see :func:`check_sensors`. Default: optical only for Earth Search
+        (it has no loadable Sentinel-1), both for the Planetary Computer, other STAC APIs
+        and local catalogs; where such a source has no Sentinel-1 RTC pass in the period
+        the notes say so and the review goes on with optical imagery alone. With radar the
+        Sentinel-1 passes are searched and loaded like the optical ones (same store,
+        offline, progress and skip-unreadable options) and measured with
+        :func:`geo.sar_activity`: ``activity.csv`` gets their rows, ``fused.csv`` the
+        fused apron timeline (:func:`geo.fuse.fuse`), change points are found on it, and
+        the figures and report show both sensors (:data:`RADAR_OUTPUTS`).
 
     Returns
     -------
@@ -243,6 +277,9 @@ def run_review(
         The AOI cannot be loaded.
     geo.errors.UnknownSource
         The source is not a known name, URL or local catalog.
+    geo.errors.UnsupportedSensor
+        ``sensors`` asks for radar from a source without loadable Sentinel-1 (Earth
+        Search), or names an unknown sensor.
     geo.errors.NoImagery, geo.errors.SourceUnavailable, geo.errors.OfflineMiss
         From search and load.
 
@@ -260,6 +297,7 @@ def run_review(
     n = check_images(images)
     check_formats(formats)  # a bad format fails before any search
     source = check_source(source)
+    chosen = check_sensors(sensors, source)  # radar from Earth Search fails before any search
     area = aoi if isinstance(aoi, AOI) else load_aoi(aoi)
     wanted = read_dates(dates) if dates is not None else None
     if wanted and start is None and end is None:
@@ -277,12 +315,80 @@ def run_review(
     if wanted:
         items, requested = keep_requested(items, wanted, dates_tolerance)
         n = int(requested["date"].nunique())
-    stack = _load(items, area, resolution, store, offline, progress,
-                  on_error="skip" if skip_unreadable else "raise")
+    on_error = "skip" if skip_unreadable else "raise"
+    stack = _load(items, area, resolution, store, offline, progress, on_error=on_error)
+    radar, notes = None, list[str]()
+    if "s1" in chosen:
+        radar, notes = _radar(area, period, source, resolution=resolution, store=store,
+                              offline=offline, progress=progress, refresh=refresh,
+                              on_error=on_error, required=sensors is not None)
     return review_stack(stack, area, items=items, period=period, images=n, out=out,
                         key_dates=key_dates, min_clear=min_clear,
                         source_label=source_label or str(source),
-                        timelapse_size=timelapse_size, requested=requested, formats=formats)
+                        timelapse_size=timelapse_size, requested=requested, formats=formats,
+                        radar=radar, notes=notes)
+
+
+def default_sensors(source: str | Path) -> tuple[str, ...]:
+    """The sensors a review of ``source`` uses by default.
+
+    Optical only for Earth Search (no loadable Sentinel-1 there), optical and radar for
+    every other source (the Planetary Computer, STAC API URLs, local catalogs).
+
+    Examples
+    --------
+    >>> default_sensors("earth-search"), default_sensors("planetary-computer")
+    (('s2',), ('s2', 's1'))
+    """
+    from geo.search import check_sensor
+
+    try:
+        check_sensor("s1", source)
+    except errors.UnsupportedSensor:
+        return ("s2",)
+    return ("s2", "s1")
+
+
+def check_sensors(sensors: str | tuple[str, ...] | list[str] | None,
+                  source: str | Path = "planetary-computer") -> tuple[str, ...]:
+    """Parse ``--sensors`` (``"s2"``, ``"s2,s1"``, a tuple, None for the source's default).
+
+    Returns the sensors in the order ``("s2", "s1")``.
+
+    Raises
+    ------
+    geo.errors.UnsupportedSensor
+        An unknown sensor, or radar from a source that has none geo can load (the
+        message of :func:`geo.search.check_sensor` says why and where to find it).
+    geo.errors.ReviewError
+        Radar alone (``"s1"``): the review's scene selection, figures and report are
+        built on the optical images; add ``s2``.
+
+    Examples
+    --------
+    >>> check_sensors("S1, s2", "planetary-computer")
+    ('s2', 's1')
+    >>> check_sensors(None, "earth-search")
+    ('s2',)
+    >>> check_sensors("s2,s1", "earth-search")
+    Traceback (most recent call last):
+    ...
+    geo.errors.UnsupportedSensor: Earth Search has no Sentinel-1 collection geo can load: ...
+    """
+    from geo.search import check_sensor
+
+    if sensors is None:
+        return default_sensors(source)
+    items = sensors.split(",") if isinstance(sensors, str) else list(sensors)
+    wanted = [str(s).strip().lower() for s in items if str(s).strip()]
+    for sensor in wanted:
+        check_sensor(sensor, source)
+    if "s2" not in wanted:
+        raise errors.ReviewError(
+            f"sensors={','.join(wanted) or '(none)'}: a review needs Sentinel-2 (its scene "
+            "selection, figures and report are built on the optical images); use s2 for "
+            "optical only or s2,s1 for optical and radar (--sensors s2,s1).")
+    return tuple(s for s in ("s2", "s1") if s in wanted)
 
 
 def review_stack(
@@ -305,6 +411,9 @@ def review_stack(
     objects: pd.DataFrame | None = None,
     requested: pd.DataFrame | None = None,
     formats: str | tuple[str, ...] = ("png",),
+    radar: Any = None,
+    radar_activity: pd.DataFrame | None = None,
+    notes: Sequence[str] = (),
 ) -> ReviewResult:
     """The review's analysis and outputs, from a loaded stack (steps 3 to 9 of :func:`run_review`).
 
@@ -332,6 +441,16 @@ def review_stack(
         added to ``scenes.csv`` and the notes.
     images, out, key_dates, min_clear, source_label, timelapse_size, formats
         As for :func:`run_review`.
+    radar
+        A Sentinel-1 stack from :func:`geo.load` (``sensor="s1"`` items) of the same AOI
+        and period, or None (optical only). Orbits with fewer passes than
+        :data:`geo.sar.MIN_REFERENCE_DATES` are left out (the notes say so).
+    radar_activity
+        Precomputed :func:`geo.sar_activity` table (computed from ``radar`` when None).
+        With radar rows, change points are found on the fused series
+        (:func:`geo.fuse.fuse`) unless ``change_points`` is given.
+    notes
+        Remarks to carry into the result and the report (e.g. why radar is missing).
 
     Examples
     --------
@@ -354,7 +473,7 @@ def review_stack(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     items = list(items or [])
-    notes: list[str] = []
+    notes = list(notes)
     synthetic = _is_synthetic(stack, items)
     if clear is None:
         clear = _clear_fractions(stack, area)
@@ -363,7 +482,15 @@ def review_stack(
         activity, objects = _activity(stack, area)
     if activity.attrs.get("reference"):
         notes.append(f"empty state fitted to {activity.attrs['reference']}")
-    changes = change_points if change_points is not None else _change_points(activity, notes)
+    if radar_activity is None and radar is not None:
+        radar, radar_activity = _radar_activity(radar, area, notes)
+    fused = _fused(activity, radar_activity, notes)
+    if change_points is not None:
+        changes = change_points
+    elif fused is not None:
+        changes = _fused_change_points(fused, notes)
+    else:
+        changes = _change_points(activity, notes)
     _step(5, "select scenes")
     scenes = select_scenes(clear, n=n, start=t0, end=t1, key_dates=events, aoi=area,
                            activity=activity if not activity.empty else None,
@@ -371,12 +498,17 @@ def review_stack(
     scenes = with_sources(scenes, stack)
     if requested is not None:
         scenes = with_requested(scenes, requested, notes)
-    files = write_tables(folder, activity, scenes)
+    files = write_tables(folder, both_sensors(activity, radar_activity if fused is not None
+                                              else None), scenes)
     files["change_points.csv"] = atomic_csv(
-        change_points_table(changes, synthetic=synthetic), folder / "change_points.csv")
+        change_points_table(changes, synthetic=synthetic,
+                            sensor="s2+s1" if fused is not None else "s2"),
+        folder / "change_points.csv")
+    if fused is not None:
+        files["fused.csv"] = atomic_csv(_fused_table(fused), folder / "fused.csv")
     files["objects.geojson"] = write_objects(objects, stack, area, folder / "objects.geojson",
                                              activity=activity, synthetic=synthetic)
-    sentences = headline(activity, changes, scenes, synthetic=synthetic) \
+    sentences = headline(activity, changes, scenes, synthetic=synthetic, fused=fused) \
         if has_counts(activity) else []
     files["headline.txt"] = _write_text(folder / "headline.txt", headline_text(sentences))
     pair = pick_before_after(scenes, changes, events)
@@ -386,23 +518,28 @@ def review_stack(
     _figures(folder, files, stack=stack, aoi=area, scenes=scenes, activity=activity,
              changes=changes, events=events, pair=pair, change=change,
              label=source_label, synthetic=synthetic, timelapse_size=timelapse_size,
-             objects=objects, formats=figure_formats)
+             objects=objects, formats=figure_formats,
+             radar=_Radar(radar, radar_activity, fused) if fused is not None else None)
     provenance = scene_provenance(stack, scenes, items=items or None)
     _step(8, "report")
     figures = {stem: files[name] for stem, name in (
         ("zones", "zones.png"), ("trend", "trend.png"), ("before_after", "before_after.png"),
+        ("before_after_radar", "before_after_radar.png"),
         ("contact_sheet", "contact_sheet.png"), ("timelapse", "timelapse.webp")) if name in files}
     files["report.html"] = write_report(
         folder / "report.html", site=_site_name(area), period=(t0, t1), source=source_label,
         scenes=scenes, activity=activity, provenance=provenance, change_points=changes,
         events=events, synthetic=synthetic, min_clear=min_clear, notes=notes, figures=figures,
         files=sorted({*files, "report.html"}), pair=pair, period_why=period.why,
+        radar=radar_activity if fused is not None else None, fused=fused,
     )
     log.info("review written to %s (%d files)", folder, len(files))
     return ReviewResult(out=folder, files=files, scenes=scenes, activity=activity,
                         change_points=changes, provenance=provenance, before=pair.before,
                         after=pair.after, synthetic=synthetic, n_items=len(items) or len(times),
-                        notes=[period.note, *notes], pair=pair, period=period)
+                        notes=[period.note, *notes], pair=pair, period=period,
+                        radar=radar_activity if fused is not None else None, fused=fused,
+                        sensors=("s2", "s1") if fused is not None else ("s2",))
 
 
 def _stack_period(times: pd.DatetimeIndex, start: Any, end: Any) -> ReviewPeriod:
@@ -456,6 +593,143 @@ def _load(items: list[Any], area: AOI, resolution: float, store: Any, offline: b
     _step(1, f"load {len(items)} scenes")
     return load(items, area, resolution=resolution, store=store, offline=offline,
                 progress=progress, on_error=on_error)  # type: ignore[arg-type]
+
+
+def _radar(area: AOI, period: ReviewPeriod, source: str, *, resolution: float, store: Any,
+           offline: bool, progress: bool, refresh: bool, on_error: str,
+           required: bool) -> tuple[Any, list[str]]:
+    """The Sentinel-1 stack of the period (None when the source has none) and notes.
+
+    No pass in the period is not an error: the review goes on with optical imagery and
+    the notes say why. Offline without a stored radar search is an error only when radar
+    was asked for (``required``); by default it is noted too.
+    """
+    from geo.load import load
+    from geo.search import search
+
+    t0, t1 = period.start, period.end
+    _step(1, f"search {source} for Sentinel-1 RTC")
+    kwargs: dict[str, Any] = {"source": source, "progress": progress, "refresh": refresh,
+                              "sensor": "s1"}
+    if store is not None:
+        kwargs.update(store=store, offline=offline)
+    try:
+        items = search(area, t0.date(), t1.date(), **kwargs)
+    except errors.NoImagery:
+        note = (f"no Sentinel-1 RTC pass of {area.name} between {t0.date()} and {t1.date()} "
+                f"in {source}: optical imagery only (no fused.csv)")
+        log.warning(note)
+        return None, [note]
+    except errors.OfflineMiss as exc:
+        if required:
+            raise
+        note = f"radar not reviewed (optical only): {exc}"
+        log.warning(note)
+        return None, [note]
+    log.info("%d Sentinel-1 passes found", len(items))
+    stack = load(items, area, resolution=resolution, store=store, offline=offline,
+                 progress=progress, on_error=on_error)  # type: ignore[arg-type]
+    return stack, []
+
+
+def _radar_activity(radar: Any, area: AOI, notes: list[str]) -> tuple[Any, pd.DataFrame | None]:
+    """The radar stack of the orbits with enough passes, and its activity table."""
+    from geo.sar import MIN_REFERENCE_DATES, sar_activity
+
+    _step(3, "radar activity")
+    orbit = pd.Series(np.asarray(radar["relative_orbit"].values))
+    counts = orbit.value_counts()
+    few = sorted(int(o) for o in counts[counts < MIN_REFERENCE_DATES].index)
+    if few:
+        notes.append(f"radar: relative orbit{'s' if len(few) > 1 else ''} "
+                     f"{', '.join(map(str, few))} left out: fewer than {MIN_REFERENCE_DATES} "
+                     "passes in the period to fit an empty state (widen the period)")
+        radar = radar.isel(time=np.flatnonzero(~orbit.isin(few).to_numpy()))
+    if radar.sizes["time"] == 0:
+        notes.append("radar not used: no relative orbit has enough passes in the period")
+        return radar, None
+    try:
+        table = sar_activity(radar, area)
+    except errors.AnalysisError as exc:
+        notes.append(f"radar not used: {exc}")
+        log.warning(notes[-1])
+        return radar, None
+    return radar, table
+
+
+def _fused(activity: pd.DataFrame, radar: pd.DataFrame | None,
+           notes: list[str]) -> pd.DataFrame | None:
+    """The fused apron timeline (:func:`geo.fuse.fuse`), None without usable radar rows."""
+    from geo.fuse import fuse
+
+    if radar is None or radar.empty:
+        return None
+    fused = fuse(both_sensors(activity, radar))
+    if fused.empty or not (fused["sensors"] != "s2").any():
+        notes.append("radar not fused: no radar pass counted the aprons (all flagged)")
+        return None
+    notes.append(f"optical and radar fused: {fused.attrs.get('calibration', '')}")
+    return fused
+
+
+def _fused_change_points(fused: pd.DataFrame, notes: list[str]) -> Any:
+    """Change points of the fused apron count (geo.when.change_points on its values)."""
+    from geo.when import change_points
+
+    _step(4, "change points (fused optical and radar)")
+    series = pd.Series(fused["value"].to_numpy(float),
+                       index=pd.DatetimeIndex(pd.to_datetime(fused["date"])))
+    try:
+        return change_points(series)
+    except errors.AnalysisError as exc:
+        notes.append(f"no change point: {exc}")
+        log.warning(notes[-1])
+        return None
+
+
+def both_sensors(activity: pd.DataFrame, radar: pd.DataFrame | None) -> pd.DataFrame:
+    """The optical and radar activity tables in one (what ``activity.csv`` holds).
+
+    Without radar the optical table is returned as it is. With radar, optical rows get
+    ``sensor`` ``"s2"``; the columns are :data:`geo.activity.COLUMNS`, then ``sensor``,
+    ``orbit_state``, ``relative_orbit``, then any others; rows by date, optical first.
+
+    Examples
+    --------
+    >>> opt = pd.DataFrame({"date": ["2021-01-02"], "zone": ["a"], "objects": [3]})
+    >>> rad = pd.DataFrame({"date": ["2021-01-01"], "zone": ["a"], "objects": [2],
+    ...                     "sensor": ["s1"], "relative_orbit": [5]})
+    >>> both_sensors(opt, rad)[["date", "sensor", "objects"]].values.tolist()
+    [['2021-01-01', 's1', 2], ['2021-01-02', 's2', 3]]
+    """
+    from geo.activity import COLUMNS
+
+    if radar is None or radar.empty:
+        return activity
+    optical = activity.assign(sensor="s2")
+    table = pd.concat([optical, radar], ignore_index=True, sort=False)
+    first = [c for c in (*COLUMNS, "sensor", "orbit_state", "relative_orbit") if c in table]
+    table = table[first + [c for c in table.columns if c not in first]]
+    order = pd.to_datetime(table["date"]).rank(method="dense")
+    rank = table["sensor"].map({"s2": 0, "s1": 1})
+    table = table.assign(_t=order.to_numpy(), _s=rank.to_numpy())
+    table = table.sort_values(["_t", "_s"], kind="stable").drop(columns=["_t", "_s"])
+    table.attrs = dict(activity.attrs)
+    return table.reset_index(drop=True)
+
+
+def _fused_table(fused: pd.DataFrame) -> pd.DataFrame:
+    """``fused.csv``: dates as YYYY-MM-DD, the columns of :func:`geo.fuse.fuse`."""
+    return fused.assign(date=pd.to_datetime(fused["date"]).dt.strftime("%Y-%m-%d"))
+
+
+@dataclass(frozen=True)
+class _Radar:
+    """What the figures need of the radar: its stack, activity and the fused series."""
+
+    stack: Any
+    activity: pd.DataFrame | None
+    fused: pd.DataFrame
 
 
 def _is_synthetic(stack: Any, items: list[Any]) -> bool:
@@ -547,7 +821,7 @@ def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,
              scenes: pd.DataFrame, activity: pd.DataFrame, changes: Any,
              events: tuple[KeyDate, ...], pair: BeforeAfter, change: Any, label: str,
              synthetic: bool, timelapse_size: int, objects: pd.DataFrame | None = None,
-             formats: tuple[str, ...] = ("png",)) -> None:
+             formats: tuple[str, ...] = ("png",), radar: _Radar | None = None) -> None:
     import matplotlib.pyplot as plt
 
     site = _site_name(aoi)
@@ -558,11 +832,16 @@ def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,
         "zones.png": lambda p: aoi_map(aoi, p, stack=stack, date=background, site=site,
                                        **common),
         "trend.png": lambda p: trend(activity, p, scenes=scenes, events=events,
-                                     change_points=changes, site=site, **common),
+                                     change_points=changes, site=site,
+                                     radar=radar.activity if radar else None,
+                                     fused=radar.fused if radar else None, **common),
         "before_after.png": lambda p: before_after(stack, aoi, pair.before, pair.after, p,
                                                    change=change, activity=activity,
                                                    site=site, pair=pair, objects=objects,
                                                    zones=zones, **common),
+        **({"before_after_radar.png": lambda p: before_after_radar(
+            radar.stack, aoi, pair.before, pair.after, p, activity=radar.activity,
+            site=site, **common)} if radar is not None and radar.stack is not None else {}),
         "contact_sheet.png": lambda p: contact_sheet(stack, scenes, p, aoi=aoi, site=site,
                                                      objects=objects, zones=zones, **common),
     }

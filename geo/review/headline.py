@@ -14,6 +14,11 @@ means exactly that. Then:
    the earliest;
 4. how many of the dates searched were clear, and what the others were lost to.
 
+With radar (``fused``, the series of :func:`geo.fuse.fuse`), the number per date is the
+fused aircraft-equivalent count of optical and radar instead, on every date either sensor
+counted; the sentences say "optical and radar", and the last one says which dates each
+sensor supplied.
+
 Where the data are thin (fewer than :data:`MIN_CLEAR_DATES` clear dates on a side, or a
 change interval wider than :data:`MAX_INTERVAL_DAYS`), the wording says "suggest",
 "about" or "too few clear dates". Each sentence links to the figure anchors and the files
@@ -50,7 +55,7 @@ from geo.activity import OBJECT_KINDS
 from geo.review.tables import main_change
 
 __all__ = ["Sentence", "headline", "headline_html", "headline_text", "has_counts",
-           "clear_counts", "median_interval", "MIN_CLEAR_DATES", "MAX_INTERVAL_DAYS", "LEVEL"]
+           "clear_counts", "fused_counts", "median_interval", "MIN_CLEAR_DATES", "MAX_INTERVAL_DAYS", "LEVEL"]
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +230,7 @@ def _where(activity: pd.DataFrame) -> tuple[str, int]:
 
 
 def _median(words: _Words, counts: pd.Series, name: str, numbers: dict[str, Any],
-            min_dates: int, side: str) -> None:
+            min_dates: int, side: str, day: str = "clear date") -> None:
     """'11 (95% interval of the median 7 to 13) on the 15 clear dates before the change'.
 
     Quotes ``numbers[name]`` (the median), ``name_low``/``name_high`` (its interval) and
@@ -233,20 +238,21 @@ def _median(words: _Words, counts: pd.Series, name: str, numbers: dict[str, Any]
     """
     n = len(counts)
     if n == 0:
-        words.say(f"not known: no date {side} was clear over all of them")
+        words.say(f"not known: no date {side} was clear over all of them" if day == "clear date"
+                  else f"not known: no {day} {side}")
         return
     med = float(np.median(counts.to_numpy(dtype=float)))
     numbers[name] = med
     ci = median_interval(counts.to_numpy()) if n >= min_dates else None
     words.say("about " if ci is None else "").num(_fmt(med))
     if ci is None:
-        words.say(" (too few clear dates to say how uncertain: fewer than ").num(str(min_dates))
+        words.say(f" (too few {_dates(day)} to say how uncertain: fewer than ").num(str(min_dates))
         words.say(")")
     else:
         numbers[f"{name}_low"], numbers[f"{name}_high"] = ci
         words.say(f" ({LEVEL:.0%} interval of the median ").num(_fmt(ci[0])).say(" to ")
         words.num(_fmt(ci[1])).say(")")
-    words.say(" on the ").num(str(n)).say(f" clear date{_s(n)} {side}")
+    words.say(" on the ").num(str(n)).say(f" {_dates(day, n)} {side}")
 
 
 def _split(counts: pd.Series, change: pd.Series) -> tuple[pd.Series, pd.Series, int]:
@@ -266,43 +272,75 @@ _LEVEL_LINKS = (("trend figure", "#fig-trend"), ("findings", "#findings"))
 
 
 def _level_sentence(counts: pd.Series, change: pd.Series, where: str, zones: int,
-                    min_dates: int, synthetic: bool) -> Sentence:
+                    min_dates: int, synthetic: bool, fused: bool = False) -> Sentence:
     before, after, inside = _split(counts, change)
     wide = _interval_days(change) > MAX_INTERVAL_DAYS
     thin = wide or min(len(before), len(after)) < min_dates
+    day = _DAY_FUSED if fused else "clear date"
     numbers: dict[str, Any] = {"zones": zones, "dates_in_interval": inside}
     w = _Words().say("the data suggest that " if thin else "")
-    w.say(f"the median count of {_OBJECTS} on the {where} (").num(str(zones))
+    w.say(f"the median {_what(fused)} on the {where} (").num(str(zones))
     w.say(f" zone{_s(zones)}) was ")
     numbers.update(clear_dates_before=len(before), clear_dates_after=len(after))
-    _median(w, before, "median_before", numbers, min_dates, "before the change")
+    _median(w, before, "median_before", numbers, min_dates, "before the change", day)
     w.say(" and ")
-    _median(w, after, "median_after", numbers, min_dates, "after it")
+    _median(w, after, "median_after", numbers, min_dates, "after it", day)
     if inside:
-        w.say("; the ").num(str(inside)).say(" clear dates within the change's interval "
+        w.say("; the ").num(str(inside)).say(f" {_dates(day)} within the change's interval "
                                               "count on neither side")
-    links = (*_LEVEL_LINKS, (f"activity.csv rows: {where}, unflagged", "activity.csv"),
+    links = (*_LEVEL_LINKS, *_table_links(where, fused),
              ("change_points.csv", "change_points.csv"), ("objects.geojson", "objects.geojson"))
     return w.sentence(synthetic, numbers, links)
 
 
+_DAY_FUSED = "date seen by optical or radar"
+
+
+def _dates(day: str, n: int = 2) -> str:
+    """'clear dates', 'dates seen by optical or radar' (plural unless ``n`` is 1).
+
+    Examples
+    --------
+    >>> _dates(_DAY_FUSED), _dates("clear date", 1)
+    ('dates seen by optical or radar', 'clear date')
+    """
+    head, _, tail = day.partition(" seen")
+    return f"{head}{_s(n)}" + (f" seen{tail}" if tail else "")
+
+
+def _what(fused: bool) -> str:
+    """The measure in words."""
+    return ("aircraft-equivalent count of optical and radar (fused)" if fused
+            else f"count of {_OBJECTS}")
+
+
+def _table_links(where: str, fused: bool) -> tuple[tuple[str, str], ...]:
+    """The rows a level rests on: fused.csv with radar, else activity.csv."""
+    if fused:
+        return (("fused.csv: the fused series", "fused.csv"),
+                (f"activity.csv rows: {where}, both sensors", "activity.csv"))
+    return ((f"activity.csv rows: {where}, unflagged", "activity.csv"),)
+
+
 def _no_change_sentence(counts: pd.Series, activity: pd.DataFrame, where: str, zones: int,
-                        min_dates: int, synthetic: bool) -> Sentence:
+                        min_dates: int, synthetic: bool, fused: bool = False) -> Sentence:
     dates = pd.to_datetime(activity["date"])
     first, last = _day(dates.min()), _day(dates.max())
+    day = _DAY_FUSED if fused else "clear date"
     numbers: dict[str, Any] = {"zones": zones, "period_start": first, "period_end": last}
     w = _Words()
     if len(counts) < min_dates:
-        w.say("with only ").num(str(len(counts))).say(" clear dates, there are too few clear "
-                                                      "dates to say whether activity changed; ")
+        w.say("with only ").num(str(len(counts))).say(f" {_dates(day)}, there are too few {_dates(day)} "
+                                                      "to say whether activity changed; ")
     else:
-        w.say("no change point was found in apron activity from ").num(first).say(" to ")
+        w.say("no change point was found in apron activity "
+              + ("(optical and radar) " if fused else "") + "from ").num(first).say(" to ")
         w.num(last).say(": ")
-    w.say(f"the median count of {_OBJECTS} on the {where} (").num(str(zones))
+    w.say(f"the median {_what(fused)} on the {where} (").num(str(zones))
     w.say(f" zone{_s(zones)}) was ")
     numbers["clear_dates"] = len(counts)
-    _median(w, counts, "median", numbers, min_dates, "of the period")
-    links = (*_LEVEL_LINKS, (f"activity.csv rows: {where}, unflagged", "activity.csv"),
+    _median(w, counts, "median", numbers, min_dates, "of the period", day)
+    links = (*_LEVEL_LINKS, *_table_links(where, fused),
              ("objects.geojson", "objects.geojson"))
     return w.sentence(synthetic, numbers, links)
 
@@ -322,7 +360,7 @@ def _step_words(change: pd.Series) -> tuple[str, dict[str, Any]]:
     return ("fell" if step < 0 else "rose"), numbers
 
 
-def _change_sentence(change: pd.Series, synthetic: bool) -> Sentence:
+def _change_sentence(change: pd.Series, synthetic: bool, fused: bool = False) -> Sentence:
     days = _interval_days(change)
     date, lower, upper = (_day(change[k]) for k in ("date", "lower", "upper"))
     numbers: dict[str, Any] = {"change_date": date, "change_lower": lower,
@@ -339,11 +377,15 @@ def _change_sentence(change: pd.Series, synthetic: bool) -> Sentence:
         w.say("-day interval)")
     verb, step = _step_words(change)
     numbers.update(step)
+    measure = ("the fused aircraft-equivalent count (optical and radar)" if fused
+               else "the apron activity index")
+    fmt = "{:.1f}" if fused else "{:.3f}"
     if "index_before" in step:
-        w.say(f": the apron activity index {verb} from ").num(f"{step['index_before']:.3f}")
-        w.say(" to ").num(f"{step['index_after']:.3f}")
+        w.say(f": {measure} {verb} from ").num(fmt.format(step["index_before"]))
+        w.say(" to ").num(fmt.format(step["index_after"]))
     if verb:
-        w.say(" (a step of ").num(f"{step['step']:+.3f}").say(")")
+        w.say(" (a step of ").num(("{:+.1f}" if fused else "{:+.3f}").format(step["step"]))
+        w.say(")")
     links = (("trend figure: the change and its interval", "#fig-trend"),
              ("before/after figure", "#fig-before_after"),
              (f"change_points.csv row: {date}", "change_points.csv"))
@@ -351,26 +393,30 @@ def _change_sentence(change: pd.Series, synthetic: bool) -> Sentence:
 
 
 def _extremes_sentence(counts: pd.Series, after_change: bool, where: str, min_dates: int,
-                       synthetic: bool) -> Sentence:
+                       synthetic: bool, fused: bool = False) -> Sentence:
     span = "after the change" if after_change else "of the period"
+    day = _DAY_FUSED if fused else "clear date"
     w = _Words()
     numbers: dict[str, Any] = {"clear_dates": len(counts)}
     if counts.empty:
-        w.say(f"no clear date {span} names a busiest or quietest day")
+        w.say(f"no {day} {span} names a busiest or quietest day")
         return w.sentence(synthetic, numbers, (("contact sheet", "#fig-contact_sheet"),))
-    busy_day, busy = counts.idxmax(), int(counts.max())  # first (earliest) of ties
-    quiet_day, quiet = counts.idxmin(), int(counts.min())
-    ties = int((counts == quiet).sum())
+    values = counts.round(1) if fused else counts.astype(int)
+    kind = float if fused else int
+    busy_day, busy = values.idxmax(), kind(values.max())  # first (earliest) of ties
+    quiet_day, quiet = values.idxmin(), kind(values.min())
+    ties = int((values == quiet).sum())
     numbers.update(busiest_date=_day(busy_day), busiest_count=busy,
                    quietest_date=_day(quiet_day), quietest_count=quiet, quietest_ties=ties)
     if len(counts) < min_dates:
-        w.say("of only ").num(str(len(counts))).say(f" clear dates {span} (too few clear dates "
+        w.say("of only ").num(str(len(counts))).say(f" {_dates(day)} {span} (too few {_dates(day)} "
                                                      "to say what is typical), ")
     else:
-        w.say("of the ").num(str(len(counts))).say(f" clear dates {span}, ")
-    w.say("the busiest was ").num(_day(busy_day)).say(" with ").num(str(busy))
-    w.say(f" {_OBJECTS} on the {where}, the quietest ").num(_day(quiet_day)).say(" with ")
-    w.num(str(quiet))
+        w.say("of the ").num(str(len(counts))).say(f" {_dates(day)} {span}, ")
+    noun = "aircraft-equivalent (fused)" if fused else _OBJECTS
+    w.say("the busiest was ").num(_day(busy_day)).say(" with ").num(_fmt(busy))
+    w.say(f" {noun} on the {where}, the quietest ").num(_day(quiet_day)).say(" with ")
+    w.num(_fmt(quiet))
     if ties > 1:
         w.say(" (").num(str(ties)).say(" dates share that count; the earliest is named)")
     days = f"{_day(busy_day)}, {_day(quiet_day)}"
@@ -422,6 +468,53 @@ def _usable_sentence(activity: pd.DataFrame, scenes: pd.DataFrame | None, counts
     return w.sentence(synthetic, numbers, links)
 
 
+def _sensors_sentence(activity: pd.DataFrame, scenes: pd.DataFrame | None, counts: pd.Series,
+                      fused: pd.DataFrame, synthetic: bool) -> Sentence:
+    """Which dates each sensor supplied: optical clear dates, radar passes, both."""
+    dates = scenes["date"] if scenes is not None and "date" in scenes.columns \
+        and len(scenes) else activity["date"]
+    searched = pd.DatetimeIndex(pd.to_datetime(dates)).normalize().unique()
+    by = fused["sensors"].astype(str).value_counts()
+    optical = int(fused["s2"].notna().sum())
+    radar = int(fused["s1"].notna().sum())
+    numbers: dict[str, Any] = {
+        "dates_searched": len(searched), "dates_usable": len(counts),
+        "optical_dates": optical, "radar_dates": radar,
+        "only_optical": int(by.get("s2", 0)), "only_radar": int(by.get("s1", 0)),
+        "both_sensors": int(by.get("s2+s1", 0)),
+        "radar_scale": float(fused.attrs.get("scale", 1.0))}
+    w = _Words().say("of the ").num(str(len(searched))).say(" optical dates searched, ")
+    w.num(str(optical)).say(" were clear over the aprons; radar, which sees through cloud, "
+                             "added ").num(str(radar)).say(" passes counted, so ")
+    w.num(str(len(counts))).say(" dates carry a count (").num(str(numbers["only_optical"]))
+    w.say(" optical only, ").num(str(numbers["only_radar"])).say(" radar only, ")
+    w.num(str(numbers["both_sensors"])).say(" both). Radar counts are put on the optical "
+                                            "scale: ")
+    w.say(str(fused.attrs.get("calibration", "scale 1")))
+    links = (("fused.csv: every date, its sensors", "fused.csv"),
+             ("scenes.csv: every optical date searched", "scenes.csv"),
+             ("which dates each sensor supplied", "#sensors"))
+    return w.sentence(synthetic, numbers, links)
+
+
+def fused_counts(fused: pd.DataFrame) -> pd.Series:
+    """The fused aircraft-equivalent count per date (:func:`geo.fuse.fuse`'s ``value``).
+
+    Indexed by the date (normalised to the day), sorted; dates without a value dropped.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"date": ["2021-01-02", "2021-01-01"], "value": [2.5, 3.0]})
+    >>> fused_counts(f).tolist()
+    [3.0, 2.5]
+    """
+    values = pd.Series(pd.to_numeric(fused["value"], errors="coerce").to_numpy(float),
+                       index=pd.DatetimeIndex(pd.to_datetime(fused["date"])).normalize())
+    out = values.dropna().groupby(level=0).mean().sort_index()
+    out.name = "fused"
+    return out
+
+
 def has_counts(activity: pd.DataFrame) -> bool:
     """Whether an activity table carries what a headline needs (per-zone object counts).
 
@@ -434,8 +527,8 @@ def has_counts(activity: pd.DataFrame) -> bool:
 
 
 def headline(activity: pd.DataFrame, change_points: Any, scenes: pd.DataFrame | None, *,
-             synthetic: bool = False, min_clear_dates: int = MIN_CLEAR_DATES
-             ) -> list[Sentence]:
+             synthetic: bool = False, min_clear_dates: int = MIN_CLEAR_DATES,
+             fused: pd.DataFrame | None = None) -> list[Sentence]:
     """Three or four sentences a reporter can quote, each with its numbers and links.
 
     Parameters
@@ -456,6 +549,12 @@ def headline(activity: pd.DataFrame, change_points: Any, scenes: pd.DataFrame | 
         scenario".
     min_clear_dates
         Fewest clear dates on a side for firm wording (:data:`MIN_CLEAR_DATES`).
+    fused
+        The fused optical and radar series of :func:`geo.fuse.fuse` (``date``,
+        ``value``, ``sensors``, ``s2``, ``s1``): the medians, busiest and quietest dates
+        rest on its values (every date either sensor counted), the sentences say
+        "optical and radar", and the last sentence says which dates each sensor
+        supplied. None: optical clear dates only. ``activity`` stays the optical table.
 
     Returns
     -------
@@ -478,23 +577,34 @@ def headline(activity: pd.DataFrame, change_points: Any, scenes: pd.DataFrame | 
     >>> all(x.text.startswith("In this SYNTHETIC scenario") for x in s)
     True
     """
+    if "sensor" in activity.columns:  # activity.csv of a review with radar: optical rows
+        activity = activity[activity["sensor"].astype(str) != "s1"]
     counts = clear_counts(activity)
     if activity.empty:
         raise errors.AnalysisError(
             "The activity table is empty: a headline needs the rows of geo.activity_index "
             "(or activity.csv) for at least one date.")
+    both = fused is not None and not fused.empty
+    if both:
+        assert fused is not None
+        counts = fused_counts(fused)
     where, zones = _where(activity)
     change = main_change(change_points)
     if change.empty:
-        out = [_no_change_sentence(counts, activity, where, zones, min_clear_dates, synthetic),
-               _extremes_sentence(counts, False, where, min_clear_dates, synthetic)]
+        out = [_no_change_sentence(counts, activity, where, zones, min_clear_dates, synthetic,
+                                   both),
+               _extremes_sentence(counts, False, where, min_clear_dates, synthetic, both)]
     else:
         row = change.iloc[0]
-        out = [_level_sentence(counts, row, where, zones, min_clear_dates, synthetic),
-               _change_sentence(row, synthetic),
+        out = [_level_sentence(counts, row, where, zones, min_clear_dates, synthetic, both),
+               _change_sentence(row, synthetic, both),
                _extremes_sentence(_split(counts, row)[1], True, where, min_clear_dates,
-                                  synthetic)]
-    out.append(_usable_sentence(activity, scenes, counts, where, zones, synthetic))
+                                  synthetic, both)]
+    if both:
+        assert fused is not None
+        out.append(_sensors_sentence(activity, scenes, counts, fused, synthetic))
+    else:
+        out.append(_usable_sentence(activity, scenes, counts, where, zones, synthetic))
     log.debug("headline: %d sentences on %d clear dates", len(out), len(counts))
     return out
 

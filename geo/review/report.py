@@ -42,7 +42,8 @@ from geo.review.tables import change_table
 from geo.select import BeforeAfter
 
 __all__ = ["FIGURE_CAPTIONS", "PAGE_IMAGE_WIDTH", "figure_caption", "offset_handling",
-           "scene_provenance", "activity_summary", "render_report", "write_report"]
+           "scene_provenance", "activity_summary", "render_report", "sensor_dates",
+           "write_report"]
 
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,11 @@ FIGURE_CAPTIONS: dict[str, tuple[str, str]] = {
     "before_after": ("Before and after",
                      "A true-colour pair of selected images in the same season, the same "
                      "stretch for both, with the change map and each zone's numbers."),
+    "before_after_radar": ("Before and after, by radar",
+                           "Sentinel-1 VV backscatter of the two passes of one relative orbit "
+                           "(the same viewing geometry) nearest the optical before/after "
+                           "dates, grey, -25 to +5 dB, the same stretch for both: smooth "
+                           "aprons are dark, aircraft and buildings bright."),
     "contact_sheet": ("The selected images",
                       "Every selected image, with its date, clear fraction and activity."),
     "timelapse": ("Timelapse", "The selected images in date order."),
@@ -218,8 +224,8 @@ def _harmonise_reasons(items: Iterable[Any] | None) -> dict[str, str]:
     return out
 
 
-def figure_caption(stem: str, change_points: Any = None, pair: BeforeAfter | None = None
-                   ) -> tuple[str, str]:
+def figure_caption(stem: str, change_points: Any = None, pair: BeforeAfter | None = None,
+                   fused: pd.DataFrame | None = None) -> tuple[str, str]:
     """Title and caption of a figure, saying what this review did.
 
     Parameters
@@ -230,6 +236,8 @@ def figure_caption(stem: str, change_points: Any = None, pair: BeforeAfter | Non
         What :func:`geo.when.change_points` returned (None: not found or not run).
     pair
         The before/after pair (:func:`geo.review.pick_before_after`).
+    fused
+        The fused optical and radar series (:func:`geo.fuse.fuse`), if radar was used.
 
     Examples
     --------
@@ -237,6 +245,11 @@ def figure_caption(stem: str, change_points: Any = None, pair: BeforeAfter | Non
     True
     """
     title, caption = FIGURE_CAPTIONS.get(stem, (stem.replace("_", " "), ""))
+    if stem == "trend" and fused is not None:
+        caption += (" With radar, the top panel also shows each Sentinel-1 pass's count on "
+                    "the optical scale (open blue markers, one kind per relative orbit) and "
+                    "the fused series of both sensors (purple) with its 95 % band; the "
+                    "change point is found on the fused series.")
     if stem == "trend":
         found = not change_table(change_points).empty
         caption += (" The change point found is red, its interval shaded." if found
@@ -397,14 +410,14 @@ def _table(frame: pd.DataFrame, columns: Sequence[str], *, highlight: str | None
 
 
 def _figures(figures: Mapping[str, Path | str], change_points: Any = None,
-             pair: BeforeAfter | None = None) -> str:
+             pair: BeforeAfter | None = None, fused: pd.DataFrame | None = None) -> str:
     parts = []
     for stem, path in figures.items():
         path = Path(path)
         if not path.is_file():
             log.warning("figure %s missing: %s", stem, path)
             continue
-        title, caption = figure_caption(stem, change_points, pair)
+        title, caption = figure_caption(stem, change_points, pair, fused)
         parts.append(_figure(stem, path, title, caption))
     if not parts:
         return ""
@@ -434,7 +447,7 @@ def _figure(stem: str, path: Path, title: str, caption: str) -> str:
 
 
 def _method(synthetic: bool, n_images: int, min_clear: float,
-            pair: BeforeAfter | None = None) -> str:
+            pair: BeforeAfter | None = None, radar: bool = False) -> str:
     items = [
         "Search: every Sentinel-2 L2A item over the AOI in the period, duplicates of one pass "
         "(two tiles, sequence numbers, reprocessing) collapsed to one per solar day.",
@@ -449,7 +462,9 @@ def _method(synthetic: bool, n_images: int, min_clear: float,
         "Activity index: per zone and date, from geo.activity_index (occupancy and change "
         "of the key zones against the site's static reference); dates too cloudy or snowy "
         "for a zone are flagged and left out of trends.",
-        "Change point: geo.when.change_points on the activity series, with its interval.",
+        ("Change point: geo.when.change_points on the fused optical and radar series "
+         "(fused.csv), with its interval." if radar else
+         "Change point: geo.when.change_points on the activity series, with its interval."),
         f"Selection: {n_images} images, the period split into {n_images} equal stretches of "
         "time, the clearest date over the key zones in each; the clear images nearest the key "
         f"dates always included; dates under {min_clear:.0%} clear only as a last resort. "
@@ -470,6 +485,19 @@ def _method(synthetic: bool, n_images: int, min_clear: float,
         "compare dates in the same season.",
         "Zone outlines are approximate (no public apron polygons).",
     ]
+    if radar:
+        items[4:4] = [
+            "Radar: every Sentinel-1 RTC pass over the AOI in the period (VV and VH gamma "
+            "nought in dB, terrain corrected, 10 m); per zone and date, geo.sar_activity: "
+            "each relative orbit's own per-pixel empty state, a CFAR test on the speckle "
+            "statistics, bright aircraft-sized components counted.",
+            "Fusion: per date, the aircraft-sized objects on the aprons of each sensor "
+            "(geo.fuse.apron_counts); radar counts scaled to the optical ones on dates both "
+            "see within 3 days; each sensor weighted by its own noise; a 95 % band."]
+        limits.append("Radar counts bright objects: vehicles, containers or equipment on an "
+                      "apron can count as aircraft, and aircraft parked against a hangar may "
+                      "be missed; the calibration to optical counts rests on the dates both "
+                      "sensors saw.")
     if synthetic:
         limits.insert(0, "This review was made from a SYNTHETIC scenario: every image, "
                       "number and finding here is simulated, not an observation of the site.")
@@ -495,6 +523,8 @@ def render_report(
     notes: Sequence[str] = (),
     pair: BeforeAfter | None = None,
     period_why: str = "",
+    radar: pd.DataFrame | None = None,
+    fused: pd.DataFrame | None = None,
 ) -> str:
     """Render the review as one self-contained HTML page (a string).
 
@@ -533,6 +563,10 @@ def render_report(
         at goes into its caption, the facts and the findings.
     period_why
         Why the period is this one (:attr:`geo.review.ReviewPeriod.why`).
+    radar, fused
+        The radar table (:func:`geo.sar_activity`) and the fused series
+        (:func:`geo.fuse.fuse`) of a review with radar: the headline rests on the fused
+        series, and a section says which dates each sensor supplied (:func:`sensor_dates`).
 
     Returns
     -------
@@ -553,11 +587,13 @@ def render_report(
     parts.append(f"<h1>{html.escape(site)}: was it busy or idle, and when did that change?</h1>")
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     why = f" (period: {period_why})" if period_why else ""
-    parts.append(f'<p class="meta">Review of Sentinel-2 L2A imagery, {start} to {end}'
+    imagery = ("Sentinel-2 L2A and Sentinel-1 RTC imagery" if fused is not None
+               else "Sentinel-2 L2A imagery")
+    parts.append(f'<p class="meta">Review of {imagery}, {start} to {end}'
                  f"{html.escape(why)}. Generated {generated} by geo {_version()}.</p>")
     if has_counts(activity):
         parts.append(headline_html(headline(activity, change_points, scenes,
-                                            synthetic=synthetic)))
+                                            synthetic=synthetic, fused=fused)))
     parts.append(_facts(source, scenes, sel, activity, changes, synthetic,
                         period=f"{start} to {end}" + (f": {period_why}" if period_why else ""),
                         pair=pair))
@@ -567,7 +603,9 @@ def render_report(
         parts.append(f"<h2 id='findings'>Activity before and after {html.escape(split_words)}</h2>"
                      "<p>Mean activity index of each key zone over usable dates.</p>"
                      + _table(summary, ["zone", "kind", "before", "after", "change", "dates"]))
-    parts.append("<h2 id='figures'>Figures</h2>" + _figures(figures, change_points, pair))
+    if fused is not None:
+        parts.append(_sensors_section(scenes, radar, fused, (start, end)))
+    parts.append("<h2 id='figures'>Figures</h2>" + _figures(figures, change_points, pair, fused))
     if events:
         ev = pd.DataFrame({"date": [pd.Timestamp(e.date) for e in events],
                            "event": [e.label for e in events],
@@ -576,7 +614,7 @@ def render_report(
     parts.append(f"<h2 id='selected'>The {len(sel)} selected images</h2>"
                  + _table(sel, ["date", "item_ids", "clear_fraction", "activity", "key_date",
                                 "reason"], percent=["clear_fraction"]))
-    parts.append(_method(synthetic, len(sel), min_clear, pair))
+    parts.append(_method(synthetic, len(sel), min_clear, pair, radar=fused is not None))
     prov = provenance if provenance is not None else scenes.rename(columns={"item_ids": "item_id"})
     parts.append(f"<h2 id='provenance'>Provenance of every scene ({len(prov)})</h2>"
                  "<p>Each scene's id, collection, date, clear fraction over the key zones, "
@@ -592,6 +630,93 @@ def render_report(
                                "</li>" for f in files) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def sensor_dates(scenes: pd.DataFrame, radar: pd.DataFrame | None, fused: pd.DataFrame,
+                 period: tuple[Any, Any]) -> pd.DataFrame:
+    """Which dates each sensor supplied: one row for optical, radar and both together.
+
+    Columns: ``sensor``, ``dates searched`` (optical dates of ``scenes``; radar passes of
+    ``radar``), ``dates counted`` (dates of the fused series the sensor gave a count),
+    ``only this sensor`` (dates no other sensor counted), ``first``, ``last`` and
+    ``12-day windows`` (the share of the period's 12-day windows, one Sentinel-1 repeat,
+    holding a counted date: :func:`geo.fuse.coverage`).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"date": pd.to_datetime(["2021-01-02", "2021-01-20"]), "value": [3.0, 2.0],
+    ...                   "sensors": ["s2", "s1"], "s2": [3.0, None], "s1": [None, 2.0]})
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2021-01-02", "2021-01-12"])})
+    >>> t = sensor_dates(s, None, f, ("2021-01-01", "2021-02-05"))
+    >>> t["12-day windows"].round(2).tolist()
+    [0.33, 0.33, 0.67]
+    """
+    days = pd.to_datetime(fused["date"]).dt.normalize()
+    optical = pd.DatetimeIndex(pd.to_datetime(scenes["date"])).normalize().unique() \
+        if "date" in scenes.columns else pd.DatetimeIndex([])
+    passes = pd.DatetimeIndex(pd.to_datetime(radar["date"]) if radar is not None
+                              and "date" in radar.columns else days[fused["s1"].notna()]
+                              ).normalize().unique()
+    rows = []
+    for name, searched, seen in (
+            ("optical (Sentinel-2)", len(optical), fused["s2"].notna()),
+            ("radar (Sentinel-1)", len(passes), fused["s1"].notna()),
+            ("either (fused)", len(optical.union(passes)), fused["value"].notna())):
+        counted = days[seen.to_numpy()]
+        only = {"optical (Sentinel-2)": "s2", "radar (Sentinel-1)": "s1"}.get(name)
+        rows.append({"sensor": name, "dates searched": searched,
+                     "dates counted": int(counted.nunique()),
+                     "only this sensor": int((fused["sensors"] == only).sum()) if only else "",
+                     "first": counted.min() if len(counted) else None,
+                     "last": counted.max() if len(counted) else None,
+                     "12-day windows": _coverage(counted, period)})
+    return pd.DataFrame(rows)
+
+
+def _coverage(days: Any, period: tuple[Any, Any]) -> float:
+    """:func:`geo.fuse.coverage` of 12-day windows, dates and period in one time unit.
+
+    It bins ``asi8`` integers against a ``date_range`` of the period, so both must be in
+    one unit (pandas 3 infers ``s``, ``us`` or ``ns`` from its input): nanoseconds here.
+    """
+    from geo.fuse import coverage
+
+    start, end = (pd.Timestamp(p).as_unit("ns") for p in period)
+    return coverage(pd.DatetimeIndex(pd.to_datetime(days)).as_unit("ns"), start, end,
+                    window_days=12)
+
+
+def _sensors_section(scenes: pd.DataFrame, radar: pd.DataFrame | None, fused: pd.DataFrame,
+                     period: tuple[Any, Any]) -> str:
+    """'Which dates each sensor supplied': the table, the calibration, the radar passes."""
+    table = sensor_dates(scenes, radar, fused, period)
+    cal = html.escape(str(fused.attrs.get("calibration", "")))
+    noise = ", ".join(f"{name} {fused.attrs[k]:.2f}" for name, k in
+                      (("optical", "noise_s2"), ("radar", "noise_s1"))
+                      if isinstance(fused.attrs.get(k), float) and np.isfinite(fused.attrs[k]))
+    text = ("<h2 id='sensors'>Which dates each sensor supplied</h2><p>Optical images count the "
+            "aprons only on clear dates; radar sees through cloud, day and night. A date counts "
+            "for a sensor when every apron zone was measured unflagged. <b>Calibration:</b> "
+            f"{cal}." + (f" Noise per date (aircraft, robust): {html.escape(noise)}; the fused "
+                         "series weights each sensor by it." if noise else "")
+            + " The fused series is in <code>fused.csv</code>; both sensors' rows are in "
+            "<code>activity.csv</code> (column <code>sensor</code>).</p>"
+            + _table(table, list(table.columns), percent=["12-day windows"]))
+    return text + _radar_passes(radar)
+
+
+def _radar_passes(radar: pd.DataFrame | None) -> str:
+    """A folded table of the radar passes: date, orbit, item id, apron count, flags."""
+    if radar is None or radar.empty or "date" not in radar.columns:
+        return ""
+    rows = radar[radar["kind"].isin(("apron", "revetment"))] if "kind" in radar else radar
+    keys = [c for c in ("date", "relative_orbit", "orbit_state", "item_id") if c in rows]
+    flag = rows["flagged"].astype(bool) if "flagged" in rows else pd.Series(False, rows.index)
+    per = (rows.assign(flagged=flag).groupby(keys, sort=True, dropna=False)
+           .agg(objects=("objects", "sum"), flagged=("flagged", "any")).reset_index())
+    per["date"] = pd.to_datetime(per["date"])
+    return (f"<details><summary>The {len(per)} radar passes</summary>"
+            + _table(per, [*keys, "objects", "flagged"]) + "</details>")
 
 
 def _collection_counts(prov: pd.DataFrame) -> str:

@@ -4,6 +4,11 @@ the clear fraction below, key dates and change points marked.
 Every panel's y-axis is set from the usable (unflagged) dates and their band: a flagged
 date beyond that range is drawn at the axis edge as a grey triangle pointing out, so a
 cloudy outlier cannot squeeze the story into the bottom of a panel.
+
+With radar (a :func:`geo.sar_activity` table and the fused series of
+:func:`geo.fuse.fuse`), the first panel also shows the radar counts of each relative
+orbit on the optical scale (squares and diamonds, blue) and the fused line with its 95 %
+band (purple); the index panels stay optical.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from geo.aoi import ACTIVITY_KINDS
 from geo.plot import CHANGE_COLOUR, EVENT_COLOUR, SELECTED_COLOUR, finish, footer, source_text
 from geo.review.tables import change_table
 
-__all__ = ["trend", "apron_objects", "OBJECTS_LABEL"]
+__all__ = ["trend", "apron_objects", "radar_counts", "OBJECTS_LABEL"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,9 @@ _ROLL_NOTE = (f"inter-quartile range over the {_ROLL} neighbouring clear dates (
               f"a gap over {_MAX_GAP_DAYS} days or a change point)")
 _FLAG_COLOUR = "#999999"
 _OBJECTS_COLOUR = "#222222"
+_FUSED_COLOUR = "#6a3d9a"
+_RADAR_COLOURS = ("#1f78b4", "#33a0c8", "#0b4f7a")
+_RADAR_MARKERS = ("s", "D", "v")
 _BEYOND = "flagged, beyond the axis\n(drawn at its edge)"
 
 
@@ -117,7 +125,8 @@ def _mark_change(ax: Axes, changes: pd.DataFrame, label: bool) -> None:
 def trend(activity: pd.DataFrame, out: str | Path | None = None, *,
           scenes: pd.DataFrame | None = None, events: Sequence[Any] = (),
           change_points: Any = None, site: str = "", source: str = "",
-          synthetic: bool = False) -> Figure:
+          synthetic: bool = False, radar: pd.DataFrame | None = None,
+          fused: pd.DataFrame | None = None) -> Figure:
     """Aircraft-sized objects on the aprons and activity per zone over time.
 
     The first panel shows, per date, the aircraft-sized objects counted on the aprons (the
@@ -149,12 +158,20 @@ def trend(activity: pd.DataFrame, out: str | Path | None = None, *,
         What :func:`geo.when.change_points` returns (see :func:`change_table`).
     site, source, synthetic
         Name in the title, data source in the footer, SYNTHETIC stamp.
+    radar
+        The radar table of :func:`geo.sar_activity` (or the ``sensor == "s1"`` rows of
+        ``activity``, taken from it when ``activity`` holds both sensors): each relative
+        orbit's apron counts (:func:`geo.fuse.apron_counts`), on the optical scale of
+        ``fused``, are drawn in the first panel, one marker per orbit.
+    fused
+        The fused timeline of :func:`geo.fuse.fuse` (``date``, ``value``, ``low``,
+        ``high``; ``attrs["scale"]``): a line with its 95 % band in the first panel.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Panels top to bottom: objects (if any), one per zone kind, clear fraction (if
-        ``scenes``).
+        Panels top to bottom: objects (if any, with radar and the fused line when
+        given), one per zone kind, clear fraction (if ``scenes``).
 
     Raises
     ------
@@ -173,30 +190,36 @@ def trend(activity: pd.DataFrame, out: str | Path | None = None, *,
     >>> fig.axes[0].get_ylabel().replace("\\n", " ")
     'aircraft-sized objects on aprons (count)'
     """
-    act = _checked(activity)
+    act, radar = _split_sensors(_checked(activity), radar)
     series = apron_objects(act)
     kinds = [k for k in (*ACTIVITY_KINDS, *sorted(set(act["kind"]) - set(ACTIVITY_KINDS)))
              if k in set(act["kind"])]
     has_clear = scenes is not None and not scenes.empty
-    fig, axs = _layout(int(not series.empty), len(kinds), has_clear)
+    has_objects = not series.empty or fused is not None
+    fig, axs = _layout(int(has_objects), len(kinds), has_clear)
     changes = change_table(change_points)
     splits = list(changes["date"])
-    notes = {"objects": _objects_panel(axs[0], series, splits)} if not series.empty else {}
-    for kind, ax in zip(kinds, axs[len(notes):], strict=False):
+    notes: dict[str, str] = {}
+    if has_objects:
+        extra, notes["radar"] = _radar_layers(axs[0], radar, fused)
+        notes["objects"] = _objects_panel(axs[0], series, splits, extra)
+    for kind, ax in zip(kinds, axs[int(has_objects):], strict=False):
         notes["index"] = _trend_panel(ax, act[act["kind"] == kind], str(kind), splits) \
             or notes.get("index", "")
     if has_clear:
         assert scenes is not None
         _clear_panel(axs[-1], scenes)
-    t0, t1 = act["date"].min(), act["date"].max()
+    t0, t1 = _span(act, fused)
     shown = _events_in(events, t0, t1)
     for n, ax in enumerate(axs):
         _mark_events(ax, shown, labels=n == 0)
         _mark_change(ax, changes, label=n == 0)
         _legend(ax)
-    axs[-1].set_xlim(t0 - pd.Timedelta(days=20), t1 + pd.Timedelta(days=20))
-    what = ("aircraft-sized objects on aprons, activity index per zone" if not series.empty
+    axs[-1].set_xlim(_num(t0 - pd.Timedelta(days=20)), _num(t1 + pd.Timedelta(days=20)))
+    what = ("aircraft-sized objects on aprons, activity index per zone" if has_objects
             else "activity index per zone")
+    if fused is not None:
+        what = "aircraft on aprons (optical and radar), optical activity index per zone"
     fig.suptitle(f"{site + ': ' if site else ''}{what}, {t0:%d %b %Y} to {t1:%d %b %Y}",
                  fontsize=12, y=1 - 0.12 / fig.get_figheight(), va="top", fontweight="bold")
     text = _footer_text(act, scenes, changes, series, notes, source, synthetic)
@@ -306,8 +329,10 @@ def _footer_text(act: pd.DataFrame, scenes: pd.DataFrame | None, changes: pd.Dat
     parts = [f"{source_text(source, synthetic)}. {act['date'].nunique()} dates; {n_sel} "
              f"selected images ▲ ({_id_range(scenes)}; all ids in scenes.csv). "
              f"Change point: {cp}."]
-    if not series.empty:
+    if "objects" in notes:
         parts.append(f"Top: {_objects_what(series)}, {notes['objects']}.")
+    if notes.get("radar"):
+        parts.append(notes["radar"])
     if notes.get("index"):
         parts.append(f"Index panels: {notes['index']}.")
     parts.append("Dashed, numbered: key dates. Hollow grey: dates flagged by the activity "
@@ -336,8 +361,83 @@ def _id_range(scenes: pd.DataFrame | None) -> str:
     return f"first {first}, last {last}"
 
 
-def _objects_panel(ax: Axes, series: pd.DataFrame, splits: Sequence[Any]) -> str:
-    """Objects on the aprons: unflagged dates as a line with a band, flagged ones grey."""
+def _split_sensors(act: pd.DataFrame, radar: pd.DataFrame | None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The optical rows, and the radar ones (``radar``, else the table's ``s1`` rows)."""
+    if "sensor" not in act.columns:
+        return act, radar
+    is_radar = act["sensor"].astype(str).eq("s1")
+    if not is_radar.any():
+        return act, radar
+    return act[~is_radar].copy(), radar if radar is not None else act[is_radar].copy()
+
+
+def _span(act: pd.DataFrame, fused: pd.DataFrame | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last date drawn: the optical table's, widened by the fused series'."""
+    days = pd.to_datetime(act["date"])
+    if fused is not None and not fused.empty:
+        days = pd.concat([days, pd.to_datetime(fused["date"])])
+    return pd.Timestamp(days.min()), pd.Timestamp(days.max())
+
+
+def radar_counts(radar: pd.DataFrame | None, scale: float = 1.0) -> pd.DataFrame:
+    """Each radar pass's apron count on the optical scale, per relative orbit.
+
+    :func:`geo.fuse.apron_counts` of the radar rows (unflagged passes only) times
+    ``scale`` (optical count per radar count, ``fused.attrs["scale"]``).
+
+    Examples
+    --------
+    >>> rad = pd.DataFrame({"date": ["2021-01-01", "2021-01-07"], "zone": "a", "kind": "apron",
+    ...                     "objects": [2, 4], "flagged": False, "sensor": "s1",
+    ...                     "relative_orbit": [5, 85]})
+    >>> radar_counts(rad, 1.5)[["relative_orbit", "count"]].values.tolist()
+    [[5.0, 3.0], [85.0, 6.0]]
+    """
+    from geo.fuse import apron_counts
+
+    empty = pd.DataFrame(columns=["date", "sensor", "count", "zones", "relative_orbit"])
+    if radar is None or radar.empty or "objects" not in radar.columns:
+        return empty
+    counts = apron_counts(radar, sensor="s1")
+    if "relative_orbit" not in counts.columns:
+        counts["relative_orbit"] = -1
+    return counts.assign(count=counts["count"] * float(scale),
+                         relative_orbit=counts["relative_orbit"].astype(int))
+
+
+def _radar_layers(ax: Axes, radar: pd.DataFrame | None, fused: pd.DataFrame | None
+                  ) -> tuple[list[Any], str]:
+    """Radar counts per orbit and the fused line with its band; (their values, words)."""
+    if fused is None or fused.empty:
+        return [], ""
+    scale = float(fused.attrs.get("scale", 1.0))
+    counts = radar_counts(radar, scale)
+    for k, (orbit, group) in enumerate(counts.groupby("relative_orbit", sort=True)):
+        ax.plot(pd.to_datetime(group["date"]), group["count"], linestyle="none",
+                marker=_RADAR_MARKERS[k % 3], markersize=3.2, markerfacecolor="none",
+                markeredgewidth=0.8, color=_RADAR_COLOURS[k % 3], zorder=3, gid="radar",
+                label=f"radar, orbit {orbit}" + (f" (x {scale:.2f})" if scale != 1 else ""))
+    t, y, lo, hi = _break_gaps(pd.to_datetime(fused["date"]), fused["value"],
+                               fused["low"].to_numpy(float), fused["high"].to_numpy(float))
+    ax.fill_between(t, lo, hi, color=_FUSED_COLOUR, alpha=0.13, linewidth=0,
+                    label="fused: 95 % band")
+    ax.plot(t, y, color=_FUSED_COLOUR, linewidth=1.5, zorder=4, gid="fused",
+            label="fused optical + radar")
+    words = (f"Radar (Sentinel-1, open blue markers, one per relative orbit): "
+             f"{len(counts)} passes' apron counts on the optical scale "
+             f"({fused.attrs.get('calibration', 'scale 1')}). Purple: the fused series "
+             "(inverse-variance weighted; geo.fuse) with its 95 % band; change points are "
+             "found on it.")
+    return [counts["count"], fused["value"], fused["low"], fused["high"]], words
+
+
+def _objects_panel(ax: Axes, series: pd.DataFrame, splits: Sequence[Any],
+                   extra: Sequence[Any] = ()) -> str:
+    """Objects on the aprons: unflagged dates as a line with a band, flagged ones grey.
+
+    ``extra``: further usable values drawn in the panel (radar, fused) for its y-axis.
+    """
     flag = series["flagged"].to_numpy(dtype=bool)
     good, bad = series[~flag], series[flag]
     note = f"band: {_ROLL_NOTE}"
@@ -347,10 +447,11 @@ def _objects_panel(ax: Axes, series: pd.DataFrame, splits: Sequence[Any]) -> str
         ax.fill_between(t, blo, bhi, color=_OBJECTS_COLOUR, alpha=0.15, linewidth=0,
                         label=f"band: inter-quartile range,\n{_ROLL} neighbouring clear dates")
         zones = len(series.attrs.get("zones", []))
+        which = "optical, " if extra else ""
         ax.plot(t, y, color=_OBJECTS_COLOUR, linewidth=1.3, marker="o", markersize=2.8,
-                label=f"sum over {zones} zone{'s' if zones != 1 else ''}", gid="objects")
-    _set_limits(ax, [good["objects"], lo, hi], bad["date"], bad["objects"], min_span=1.0,
-                label="flagged date (not in the line)")
+                label=f"{which}sum over {zones} zone{'s' if zones != 1 else ''}", gid="objects")
+    _set_limits(ax, [good["objects"], lo, hi, *extra], bad["date"], bad["objects"],
+                min_span=1.0, label="flagged date (not in the line)")
     kinds = series.attrs.get("kinds", [])
     extra = "\nrevetments included" if "revetment" in kinds else ""
     ax.set_ylabel(OBJECTS_LABEL.replace(" on", "\non", 1) + extra, fontsize=8)
