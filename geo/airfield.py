@@ -235,7 +235,7 @@ def _period_items(
         t0 = t1 - dt.timedelta(days=365)
         try:
             return search(site, t0, t1, source=source, **kw), t0, t1
-        except errors.NoImagery:
+        except (errors.NoImagery, errors.OfflineMiss):  # offline: the store may lack a year
             log.info("no imagery of %s between %s and %s; looking a year earlier",
                      site.name, t0, t1)
             t1 = t0

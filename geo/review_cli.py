@@ -230,8 +230,12 @@ def is_icao_code(name: str) -> bool:
 
 
 def _icao_aoi(code: str, folder: Path, source: str, *, store: Path | None, offline: bool,
-              progress: bool) -> Any:
-    """The AOI of an airfield given by code: read from the review folder, else made there."""
+              progress: bool, start: str | None = None, end: str | None = None) -> Any:
+    """The AOI of an airfield given by code: read from the review folder, else made there.
+
+    Its zones are found in the year of imagery ending at the review's end (or starting at
+    its start; without either, the latest year), so they show the site as reviewed.
+    """
     from geo.aoi import load as load_aoi
 
     path = folder / f"aoi_{code}.geojson"
@@ -242,7 +246,8 @@ def _icao_aoi(code: str, folder: Path, source: str, *, store: Path | None, offli
 
     console.print(f"[cyan]{code}:[/] no AOI yet: making one from the OurAirports runways and "
                   f"the zones found in the imagery of {source} (once)", highlight=False)
-    area = make_aoi(code, source, store=store, offline=offline, progress=progress)
+    area = make_aoi(code, source, store=store, offline=offline, progress=progress,
+                    start=start if end is None else None, end=end)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".geojson.tmp")
     tmp.write_text(json.dumps(area.to_geojson(), indent=1, default=str), encoding="utf-8")
@@ -389,7 +394,7 @@ def review(
             if isinstance(area, str):  # an ICAO code
                 folder = out if len(areas) == 1 else out / area.lower()
                 areas[i] = _icao_aoi(area, folder, sources[i], store=store, offline=offline,
-                                     progress=progress)
+                                     progress=progress, start=start, end=end)
         with dask_client(scheduler):
             if len(areas) == 1:
                 return run_review(areas[0], source=sources[0], out=out, **kwargs)

@@ -47,7 +47,7 @@ def _catalog(scenario_dir: Path, base: str, folder: Path) -> Path:
 
 def _review(catalog: Path, out: Path) -> pd.DataFrame:
     run_review("bagram", source=catalog, start=START, end=END, images=IMAGES, out=out,
-               store=out / "store", progress=False)
+               store=out / "store", progress=False, sensors=("s2",))
     return pd.read_csv(out / "activity.csv")
 
 
@@ -124,7 +124,7 @@ def _api_review(server, out: Path, *, files_kw: dict, api_kw: dict,
             FaultProxy(server.stac_url, rewrite={server.files_url.rstrip("/"): files.url},
                        **api_kw) as api:
         run_review("bagram", source=api.url, start=START, end=END, images=IMAGES, out=out,
-                   store=store or out / "store", progress=False)
+                   store=store or out / "store", progress=False, sensors=("s2",))
         return files.fault_counts(), api.fault_counts()
 
 
@@ -187,7 +187,7 @@ def test_rerun_whose_heads_fail_finishes_from_the_store(scenario_dir, files, cle
     with FaultProxy(files.url, rate=0.0) as proxy:  # one proxy: same URLs, same store keys
         catalog = _catalog(scenario_dir, proxy.url, tmp_path / "cat")
         run_review("bagram", source=catalog, start=START, end=END, images=IMAGES,
-                   out=tmp_path / "first", store=store, progress=False)
+                   out=tmp_path / "first", store=store, progress=False, sensors=("s2",))
         stored = _store_sound(store)
         kinds = ("503", "reset")
         proxy.configure(rate=1.0, kinds=kinds, methods=("HEAD",), persistent=True)
@@ -195,7 +195,8 @@ def test_rerun_whose_heads_fail_finishes_from_the_store(scenario_dir, files, cle
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="geo.load"):
             run_review("bagram", source=catalog, start=START, end=END, images=IMAGES,
-                       out=tmp_path / "again", store=store, progress=False)
+                       out=tmp_path / "again", store=store, progress=False,
+                       sensors=("s2",))
         rerun = proxy.events[seen:]
     host = proxy.url.removeprefix("http://")
     warned = [r for r in caplog.records if r.name == "geo.load" and host in r.getMessage()

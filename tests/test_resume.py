@@ -20,7 +20,7 @@ PERIOD = ["--start", "2020-10-01", "--end", "2021-04-30", "--images", "3"]
 
 def _review(source: str, out: Path, store: Path) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "geo.cli", "review", "--aoi", "bagram", "--source", source,
-            *PERIOD, "--out", str(out), "--store", str(store), "--no-progress"]
+            *PERIOD, "--out", str(out), "--store", str(store), "--no-progress", "--sensors", "s2"]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

@@ -160,6 +160,9 @@ def test_demo_over_loopback(scenario_dir: Path, tmp_path: Path) -> None:
     assert doc["synthetic"] is True and "SYNTHETIC" in doc["name"]
     found = pd.DataFrame([f["properties"] for f in doc["features"]])
     activity = pd.read_csv(out / "activity.csv")
+    assert set(activity["sensor"]) == {"s2", "s1"}  # the scenario's default: both sensors
+    assert (out / "fused.csv").exists() and "Sentinel-1" in report
+    activity = activity[activity["sensor"] == "s2"]  # objects.geojson holds optical objects
     counted = activity.dropna(subset=["objects"])
     counted = counted[counted["objects"] > 0]
     assert len(counted) > 0  # the small scenario has aircraft on its aprons before the change
@@ -287,7 +290,7 @@ def test_review_other_site_defaults_to_five_years_to_latest_pass(scenario_dir: P
     out = tmp_path / "review"
     result, text = _invoke("review", "--aoi", str(_elsewhere(tmp_path)), "--source",
                            str(scenario_dir), "--images", "8", "--out", str(out),
-                           "--no-progress")
+                           "--no-progress", "--sensors", "s2")
     assert result.exit_code == 0, text
     why = f"the five years ending at the latest available pass, {last:%Y-%m-%d}"
     assert f"period: {why}" in text
@@ -303,7 +306,7 @@ def test_review_with_only_end_says_so(scenario_dir: Path, tmp_path: Path) -> Non
     out = tmp_path / "review"
     result, text = _invoke("review", "--aoi", "bagram", "--source", str(scenario_dir),
                            "--end", "2021-03-31", "--images", "4", "--out", str(out),
-                           "--no-progress")
+                           "--no-progress", "--sensors", "s2")
     assert result.exit_code == 0, text
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "2016-04-01 to 2021-03-31: end as given (--end), start five years earlier" in report
@@ -326,7 +329,7 @@ def test_review_measures_exactly_the_dates_asked_for(scenario_dir: Path, tmp_pat
     out = tmp_path / "mirror"
     result, text = _invoke("review", "--source", str(scenario_dir), "--dates", str(listing),
                            "--store", str(tmp_path / "store"), "--out", str(out),
-                           "--no-progress")
+                           "--no-progress", "--sensors", "s2")
     assert result.exit_code == 0, text
     scenes = pd.read_csv(out / "scenes.csv", parse_dates=["date"], dtype={"days_off": str})
     assert sorted(scenes["date"]) == sorted([*exact, *shifted])  # exactly those passes
@@ -352,7 +355,7 @@ def test_review_of_an_airfield_by_its_code_makes_its_aoi_once(scenario_dir: Path
     out = tmp_path / "oaix"
     args = ("review", "--aoi", "OAIX", "--source", str(scenario_dir), "--start", "2020-10-01",
             "--end", "2021-06-30", "--images", "4", "--out", str(out), "--no-progress",
-            "--format", "png,svg")
+            "--format", "png,svg", "--sensors", "s2")
     result, text = _invoke(*args)
     assert result.exit_code == 0, text
     made = out / "aoi_OAIX.geojson"

@@ -62,7 +62,7 @@ def test_cluster_run_gives_the_same_activity(in_process, scenario_dir, shindand_
     args = ["review", "--aoi", "bagram", "--aoi", "shindand", "--source", str(scenario_dir),
             "--source", str(shindand_dir), "--start", PERIOD["start"], "--end", PERIOD["end"],
             "--images", str(PERIOD["images"]), "--out", str(out), "--store", str(tmp_path / "st"),
-            "--scheduler", cluster, "--no-progress"]
+            "--scheduler", cluster, "--no-progress", "--sensors", "s2"]
     with Client(cluster) as watcher, get_task_stream(watcher) as stream:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output

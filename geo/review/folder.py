@@ -33,7 +33,7 @@ from geo import errors
 from geo._memory import return_freed_memory
 from geo.aoi import AOI
 from geo.aoi import load as load_aoi
-from geo.plot import aoi_map, time_index
+from geo.plot import aoi_map, save_figure, time_index
 from geo.review.animation import timelapse
 from geo.review.before_after import before_after, before_after_radar
 from geo.review.closeups import key_zones
@@ -851,7 +851,7 @@ def _figures(folder: Path, files: dict[str, Path], *, stack: Any, aoi: AOI,
         for fmt in formats:
             if fmt != "png":  # the PNG is always written: the report embeds it
                 extra = (folder / name).with_suffix(f".{fmt}")
-                fig.savefig(extra, dpi=fig.dpi, facecolor="white", format=fmt)
+                save_figure(fig, extra)
                 files[extra.name] = extra
         plt.close(fig)
     files["timelapse.webp"] = timelapse(stack, scenes, folder / "timelapse.webp", aoi=aoi,
