@@ -7,6 +7,15 @@ reports, on the rows the **truth** calls clear, flagged or not. The rules and th
 targets are in :mod:`geo.testing.accuracy`; the README lists the targets and today's
 figures.
 
+When the scenario holds a Sentinel-1 archive (``truth-s1.csv``; ``--sensors s2,s1``, the
+default then), the radar chain runs too (``geo.search(..., sensor="s1")`` -> ``geo.load``
+-> ``geo.sar_activity``) and issue 15's figures are printed beside the optical ones:
+radar apron activity against the true aircraft over every pass (no cloud filter), radar
+counts against the true aircraft (per zone and per pass), the share of 12-day windows
+with a usable measurement from each sensor and from either (and in winter), and the
+change points of the fused series (``geo.fuse.fuse`` -> ``geo.when.change_points``)
+with the calibration scale.
+
 Prints every measure with its target; ``--check`` exits 1 when a target is missed.
 ``--compare-scl`` runs the analysis a second time trusting the scene classification's
 clouds (``recover_clouds=False``), to show what recovering false clouds gains and that it
@@ -20,6 +29,8 @@ Usage (from the repository root)::
     python benchmarks/accuracy.py --profile full --story steady   # steady, then quiet
     python benchmarks/accuracy.py --scenario /path/to/built/scenario --compare-scl
     python benchmarks/accuracy.py --sensitivity        # small profile: about 10 minutes
+    python benchmarks/accuracy.py --scenario ~/.cache/geo/scenario/bagram-full-seed0-... \
+        --sensors s2,s1 --check                        # issue 15's radar goals too
 """
 
 from __future__ import annotations
@@ -79,6 +90,72 @@ def _load(folder: Path) -> tuple[geo.AOI, Any]:
     return aoi, load(items, aoi, progress=False)
 
 
+def _load_radar(folder: Path, aoi: geo.AOI) -> pd.DataFrame:
+    """The radar chain on the scenario's Sentinel-1 items: ``geo.sar_activity``'s table."""
+    from geo.load import load
+    from geo.search import search
+
+    items = search(aoi, "2015-01-01", "2030-01-01", source=str(folder), sensor="s1",
+                   progress=False)
+    return geo.sar_activity(load(items, aoi, progress=False), aoi)
+
+
+def _sensors(args: argparse.Namespace, folder: Path) -> tuple[str, ...]:
+    if args.sensors != "auto":
+        return tuple(s.strip() for s in args.sensors.split(","))
+    return ("s2", "s1") if (folder / "truth-s1.csv").is_file() else ("s2",)
+
+
+def _radar(folder: Path, aoi: geo.AOI, optical: pd.DataFrame, truth: pd.DataFrame,
+           ci: bool) -> tuple[dict[str, float], dict[str, accuracy.Target], pd.DataFrame,
+                              pd.DataFrame]:
+    """Run and print issue 15's figures; the measures, targets, radar table, fused series."""
+    t0 = time.perf_counter()
+    radar = _load_radar(folder, aoi)
+    truth_s1 = accuracy.load_radar_truth(folder)
+    measures, fused, found = accuracy.score_sensors(optical, radar, truth, truth_s1,
+                                                    *accuracy.scenario_period(folder))
+    targets = accuracy.RADAR_CI_BARS if ci else accuracy.RADAR_TARGETS
+    print(f"\n== radar and the fused timeline (issue 15; {int(measures['radar_passes'])} "
+          f"passes, radar {time.perf_counter() - t0:.0f} s; empty state: "
+          f"{radar.attrs.get('reference', '')}) ==")
+    print(accuracy.report(measures, targets))
+    print("\n== radar counts against true aircraft, per zone ==")
+    print(accuracy.radar_zone_errors(radar, truth_s1).round(2).to_string(index=False))
+    _orbits(radar, truth_s1)
+    _worst(folder, radar, truth_s1)
+    print(f"\n== fused change points ({fused.attrs['calibration']}) ==")
+    print(found.to_string(index=False) if len(found) else "none")
+    return measures, targets, radar, fused
+
+
+def _orbits(radar: pd.DataFrame, truth_s1: pd.DataFrame) -> None:
+    """The radar figures of each relative orbit apart (their geometries differ)."""
+    rows = {}
+    for orbit, part in radar.groupby("relative_orbit"):
+        m = accuracy.score_radar(part, truth_s1[truth_s1["relative_orbit"] == orbit])
+        rows[f"orbit {orbit}"] = {k: m[k] for k in ("radar_passes", "radar_spearman_dates",
+                                                    "radar_count_mae_site",
+                                                    "radar_count_bias_site",
+                                                    "radar_flagged_apron")}
+    print("\n== radar per relative orbit ==")
+    print(accuracy.measures_frame(rows).round(3).to_string())
+
+
+def _worst(folder: Path, radar: pd.DataFrame, truth_s1: pd.DataFrame, n: int = 10) -> None:
+    """The passes counted furthest from the truth, with their shift and wetness."""
+    per = accuracy.radar_pass_errors(radar, truth_s1)
+    passes = folder / "passes-s1.csv"
+    if passes.is_file():
+        info = pd.read_csv(passes, parse_dates=["date"])
+        cols = [c for c in ("date", "relative_orbit", "shift_px", "wet", "wet_db", "snow")
+                if c in info]
+        per = per.merge(info[cols], on=["date", "relative_orbit"], how="left")
+    worst = per.reindex(per["err"].abs().sort_values(ascending=False).index).head(n)
+    print(f"\n== the {n} passes counted furthest from the truth ==")
+    print(worst.to_string(index=False))
+
+
 def _run(ds: Any, aoi: geo.AOI, truth: tuple[pd.DataFrame, pd.DataFrame], **params: Any
          ) -> tuple[dict[str, float], Any, Any]:
     res = analyse(ds, aoi, kinds=KINDS, keep_scores=False, **params)
@@ -122,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="also run trusting the SCL's clouds (recover_clouds=False)")
     p.add_argument("--sensitivity", action="store_true",
                    help="each key parameter at x0.8 and x1.25")
+    p.add_argument("--sensors", default="auto",
+                   help="s2 or s2,s1 (default: s2,s1 when the scenario holds radar)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.simplefilter("ignore", errors.CloudyDateWarning)
@@ -142,6 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     print(accuracy.report(measures, targets))
     print("\n== change points as the review reports them ==")
     print(found.to_string(index=False) if len(found) else "none")
+    failed = accuracy.missed(measures, targets)
+    if "s1" in _sensors(args, folder):
+        radar_measures, radar_targets, radar, fused = _radar(folder, aoi, res.table, truth[0],
+                                                             args.ci_bars)
+        failed += accuracy.missed(radar_measures, radar_targets)
+        measures = {**measures, **radar_measures}
+        if args.out:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            radar.to_csv(Path(args.out) / "activity-s1.csv", index=False)
+            fused.to_csv(Path(args.out) / "fused.csv", index=False)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -159,7 +248,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.sensitivity:
         print("\n== sensitivity: each parameter at x0.8 and x1.25 ==", flush=True)
         print(_sensitivity(ds, aoi, truth, measures).round(3).to_string())
-    failed = accuracy.missed(measures, targets)
     if failed:
         print("\ntargets missed:\n  " + "\n  ".join(failed))
     else:

@@ -275,6 +275,8 @@ def coverage(dates: pd.Series | pd.DatetimeIndex, start: str | pd.Timestamp,
     0.666...
     >>> coverage(pd.to_datetime(["2021-01-28"]), "2021-01-01", "2021-01-30")
     0.333...
+    >>> coverage(d.as_unit("ns"), "2021-01-01", "2021-02-05", window_days=12)  # any unit
+    0.666...
     """
     t0, t1 = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     n = max(1, int(np.ceil(((t1 - t0).days + 1) / window_days)))  # the last may be shorter
@@ -282,5 +284,7 @@ def coverage(dates: pd.Series | pd.DatetimeIndex, start: str | pd.Timestamp,
                              + [t1 + pd.Timedelta(days=1)])
     days = pd.DatetimeIndex(pd.to_datetime(dates)).normalize()
     days = days[(days >= t0) & (days <= t1)]
-    hits = np.histogram(days.asi8, bins=edges.asi8)[0]
+    # one time unit for both: pandas 3 infers s, us or ns from the input and asi8 counts
+    # in it (dates from xarray are ns, timestamps parsed from strings us or s)
+    hits = np.histogram(days.as_unit("ns").asi8, bins=edges.as_unit("ns").asi8)[0]
     return float((hits > 0).mean())

@@ -6,6 +6,10 @@ clear, flagged or not. The bars (:data:`geo.testing.accuracy.CI_BARS`) sit below
 today's figures so that noise does not fail CI, while a real regression (a lost busy
 date, a phantom change, counted decoys, a detector that stops matching stands) does.
 ``benchmarks/accuracy.py --check`` holds the full scenario to the stricter targets.
+
+Radar and the fused timeline (issue 15) are gated the same way on the small scenario's
+Sentinel-1 passes (:data:`geo.testing.accuracy.RADAR_CI_BARS`, whose docstring reasons
+each bar from what the small profile's ~41 passes can support).
 """
 
 from __future__ import annotations
@@ -35,6 +39,79 @@ def scored(scenario_dir: Path) -> tuple[dict[str, float], pd.DataFrame, Any]:
     truth = accuracy.load_truth(scenario_dir)
     measures, found = accuracy.score(res.table, res.objects, *truth)
     return measures, found, res
+
+
+@pytest.fixture(scope="module")
+def radar(scenario_dir: Path) -> pd.DataFrame:
+    """geo.sar_activity on the small scenario's Sentinel-1 passes (about 20 s)."""
+    aoi = geo.aoi.load("bagram")
+    items = geo.search(aoi, "2015-01-01", "2030-01-01", source=str(scenario_dir), sensor="s1",
+                       progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", errors.GeoWarning)
+        return geo.sar_activity(geo.load(items, aoi, progress=False), aoi)
+
+
+@pytest.fixture(scope="module")
+def radar_scored(scored: tuple[dict[str, float], Any, Any], radar: pd.DataFrame,
+                 scenario_dir: Path) -> dict[str, float]:
+    _, _, res = scored
+    truth, _ = accuracy.load_truth(scenario_dir)
+    measures, _, _ = accuracy.score_sensors(res.table, radar, truth,
+                                            accuracy.load_radar_truth(scenario_dir),
+                                            *accuracy.scenario_period(scenario_dir))
+    return measures
+
+
+@pytest.mark.parametrize("name", sorted(accuracy.RADAR_CI_BARS))
+def test_radar_measure_clears_its_bar(radar_scored: dict[str, float], name: str) -> None:
+    bar = accuracy.RADAR_CI_BARS[name]
+    assert bar.met(radar_scored[name]), accuracy.missed(radar_scored, {name: bar})
+
+
+def test_the_radar_gate_scores_every_pass(radar_scored: dict[str, float],
+                                          scenario_dir: Path) -> None:
+    """No pass is left out for weather: every pass of passes-s1.csv is scored."""
+    passes = pd.read_csv(scenario_dir / "passes-s1.csv")
+    assert radar_scored["radar_passes"] == len(passes) > 0
+    assert radar_scored["radar_busy_passes"] >= 2
+    assert radar_scored["coverage_either"] >= max(radar_scored["coverage_optical"],
+                                                  radar_scored["coverage_radar"])
+
+
+def test_the_radar_gate_can_fail_on_a_broken_radar(scored: tuple[dict[str, float], Any, Any],
+                                                   radar: pd.DataFrame,
+                                                   scenario_dir: Path) -> None:
+    """Radar that lost its signal (nothing bright, every row flagged) misses its bars."""
+    _, _, res = scored
+    truth, _ = accuracy.load_truth(scenario_dir)
+    broken = radar.assign(activity_index=0.0, objects=0, flagged=True)
+    measures, _, _ = accuracy.score_sensors(res.table, broken, truth,
+                                            accuracy.load_radar_truth(scenario_dir),
+                                            *accuracy.scenario_period(scenario_dir))
+    failed = accuracy.missed(measures, accuracy.RADAR_CI_BARS)
+    for name in ("radar_spearman_dates", "radar_count_mae_site", "coverage_gain"):
+        assert any(f.startswith(name) for f in failed), failed
+    assert measures["coverage_either"] == measures["coverage_optical"]
+
+
+def test_window_coverage_is_the_fused_timelines(radar: pd.DataFrame, scenario_dir: Path) -> None:
+    """The benchmark's windows are geo.fuse.coverage's, in any time unit of the dates."""
+    from geo.fuse import coverage
+
+    start, end = accuracy.scenario_period(scenario_dir)
+    days = accuracy.usable_dates(radar, "s1")
+    assert len(days) > 0
+    for unit in ("s", "us", "ns"):
+        mine = accuracy.window_coverage(days.as_unit(unit), start, end)
+        assert mine == coverage(days.as_unit(unit), start, end) > 0
+    # a 12-day window holding a January date is centred in winter; one holding a summer
+    # date never is
+    january, summer = days[days.month == 1], days[days.month.isin([6, 7, 8])]
+    assert len(january) and len(summer)
+    winter = accuracy.RADAR_WINTER
+    assert accuracy.window_coverage(january, start, end, months=winter) > 0
+    assert accuracy.window_coverage(summer, start, end, months=winter) == 0
 
 
 @pytest.mark.parametrize("name", sorted(accuracy.CI_BARS))
