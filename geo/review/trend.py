@@ -220,7 +220,9 @@ def trend(activity: pd.DataFrame, out: str | Path | None = None, *,
             else "activity index per zone")
     if fused is not None:
         what = "aircraft on aprons (optical and radar), optical activity index per zone"
-    fig.suptitle(f"{site + ': ' if site else ''}{what}, {t0:%d %b %Y} to {t1:%d %b %Y}",
+    title = f"{site + ': ' if site else ''}{what}, {t0:%d %b %Y} to {t1:%d %b %Y}"
+    # wrapped to leave the top-left corner to the SYNTHETIC stamp
+    fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 72 * 0.72 / (0.62 * 12))),
                  fontsize=12, y=1 - 0.12 / fig.get_figheight(), va="top", fontweight="bold")
     text = _footer_text(act, scenes, changes, series, notes, source, synthetic)
     footer(fig, text)
