@@ -327,3 +327,25 @@ def test_missing_columns_raise_naming_them() -> None:
     act = table([1, 2, 3], []).drop(columns="objects")
     with pytest.raises(errors.AnalysisError, match="objects"):
         headline(act, None, None)
+
+
+def test_a_change_in_steps_is_named_whole_and_after_counts_from_its_last_step() -> None:
+    """A wind-down found as two steps: both are named; "after" starts after the second."""
+    act = table([9, 8, 9, 7, 10, 9, 8], [5, 4, 5, 5, 4, 5] + [0] * 8, step_days=10)
+    days = apron_counts(act).index
+    first, second = days[7], days[13]
+    cp = pd.DataFrame({"date": [first, second], "lower": [days[6], days[12]],
+                       "upper": [first, second], "size": [-4.0, -5.0],
+                       "before": [8.5, 4.7], "after": [4.7, 0.0]})
+    sentences = headline(act, cp, scenes_of(act))
+    change = sentences[1]
+    assert change.numbers["change_date"] == f"{second:%Y-%m-%d}"  # the larger step is main
+    assert change.numbers["further_steps"] == [f"{first:%Y-%m-%d}"]
+    assert "1 further step" in change.text
+    level = sentences[0].numbers
+    assert level["clear_dates_before"] == int((days <= days[6]).sum())
+    assert level["clear_dates_after"] == int((days >= second).sum())  # not the 5s between
+    assert level["median_after"] == 0
+    far = cp.assign(date=[first, first + pd.Timedelta(days=400)],
+                    upper=[first, first + pd.Timedelta(days=400)])
+    assert "further" not in headline(act, far, scenes_of(act))[1].text

@@ -52,7 +52,7 @@ import pandas as pd
 
 from geo import errors
 from geo.activity import OBJECT_KINDS
-from geo.review.tables import main_change
+from geo.review.tables import change_table, main_change
 
 __all__ = ["Sentence", "headline", "headline_html", "headline_text", "has_counts",
            "clear_counts", "fused_counts", "median_interval", "MIN_CLEAR_DATES", "MAX_INTERVAL_DAYS", "LEVEL"]
@@ -272,9 +272,12 @@ _LEVEL_LINKS = (("trend figure", "#fig-trend"), ("findings", "#findings"))
 
 
 def _level_sentence(counts: pd.Series, change: pd.Series, where: str, zones: int,
-                    min_dates: int, synthetic: bool, fused: bool = False) -> Sentence:
+                    min_dates: int, synthetic: bool, fused: bool = False,
+                    dated_by: pd.Series | None = None) -> Sentence:
+    """``change`` splits the dates (an episode's span); ``dated_by`` (default: ``change``)
+    is the change whose interval says how well it is dated."""
     before, after, inside = _split(counts, change)
-    wide = _interval_days(change) > MAX_INTERVAL_DAYS
+    wide = _interval_days(change if dated_by is None else dated_by) > MAX_INTERVAL_DAYS
     thin = wide or min(len(before), len(after)) < min_dates
     day = _DAY_FUSED if fused else "clear date"
     numbers: dict[str, Any] = {"zones": zones, "dates_in_interval": inside}
@@ -286,8 +289,8 @@ def _level_sentence(counts: pd.Series, change: pd.Series, where: str, zones: int
     w.say(" and ")
     _median(w, after, "median_after", numbers, min_dates, "after it", day)
     if inside:
-        w.say("; the ").num(str(inside)).say(f" {_dates(day)} within the change's interval "
-                                              "count on neither side")
+        w.say("; the ").num(str(inside)).say(f" {_dates(day, inside)} within the change's interval "
+                                              f"count{'s' if inside == 1 else ''} on neither side")
     links = (*_LEVEL_LINKS, *_table_links(where, fused),
              ("change_points.csv", "change_points.csv"), ("objects.geojson", "objects.geojson"))
     return w.sentence(synthetic, numbers, links)
@@ -360,7 +363,40 @@ def _step_words(change: pd.Series) -> tuple[str, dict[str, Any]]:
     return ("fell" if step < 0 else "rose"), numbers
 
 
-def _change_sentence(change: pd.Series, synthetic: bool, fused: bool = False) -> Sentence:
+EPISODE_GAP_DAYS = 180
+"""Changes in the same direction less than this apart, with none the other way between
+them, are steps of one episode (a wind-down over months is found as two or three steps):
+the headline names every step and counts "after" from the last one."""
+
+
+def episode(change_points: Any, main: pd.Series) -> pd.DataFrame:
+    """The steps of the main change's episode (see :data:`EPISODE_GAP_DAYS`), in date order.
+
+    Examples
+    --------
+    >>> cp = pd.DataFrame({"date": ["2021-04-11", "2021-06-18", "2023-01-01"],
+    ...                    "size": [-6.1, -5.3, 2.0]})
+    >>> episode(cp, change_table(cp).iloc[0])["date"].dt.strftime("%m-%d").tolist()
+    ['04-11', '06-18']
+    """
+    table = change_table(change_points).sort_values("date").reset_index(drop=True)
+    size_col = "step" if "step" in table else "size" if "size" in table else None
+    if size_col is None or len(table) < 2:
+        return pd.DataFrame([main])
+    sign = np.sign(pd.to_numeric(table[size_col], errors="coerce").fillna(0.0))
+    k = int(np.argmin(np.abs(table["date"] - pd.Timestamp(main["date"]))))
+    lo = hi = k
+    gap = pd.Timedelta(days=EPISODE_GAP_DAYS)
+    while lo > 0 and sign[lo - 1] == sign[k] and table["date"][lo] - table["date"][lo - 1] < gap:
+        lo -= 1
+    while (hi < len(table) - 1 and sign[hi + 1] == sign[k]
+           and table["date"][hi + 1] - table["date"][hi] < gap):
+        hi += 1
+    return table.iloc[lo:hi + 1].reset_index(drop=True)
+
+
+def _change_sentence(change: pd.Series, synthetic: bool, fused: bool = False,
+                     further: pd.DataFrame | None = None) -> Sentence:
     days = _interval_days(change)
     date, lower, upper = (_day(change[k]) for k in ("date", "lower", "upper"))
     numbers: dict[str, Any] = {"change_date": date, "change_lower": lower,
@@ -386,6 +422,14 @@ def _change_sentence(change: pd.Series, synthetic: bool, fused: bool = False) ->
     if verb:
         w.say(" (a step of ").num(("{:+.1f}" if fused else "{:+.3f}").format(step["step"]))
         w.say(")")
+    if further is not None and len(further):
+        numbers["further_steps"] = [_day(d) for d in further["date"]]
+        w.say("; it went on in ").num(str(len(further))).say(" further step" + _s(len(further)))
+        w.say(" in the same direction, on ")
+        for i, (_, more) in enumerate(further.iterrows()):
+            w.say(", " if i else "").num(_day(more["date"]))
+            w.say(" (between ").num(_day(more["lower"])).say(" and ").num(_day(more["upper"]))
+            w.say(")")
     links = (("trend figure: the change and its interval", "#fig-trend"),
              ("before/after figure", "#fig-before_after"),
              (f"change_points.csv row: {date}", "change_points.csv"))
@@ -596,9 +640,13 @@ def headline(activity: pd.DataFrame, change_points: Any, scenes: pd.DataFrame | 
                _extremes_sentence(counts, False, where, min_clear_dates, synthetic, both)]
     else:
         row = change.iloc[0]
-        out = [_level_sentence(counts, row, where, zones, min_clear_dates, synthetic, both),
-               _change_sentence(row, synthetic, both),
-               _extremes_sentence(_split(counts, row)[1], True, where, min_clear_dates,
+        steps = episode(change_points, row)
+        span = steps.iloc[0].copy()
+        span["upper"] = steps["upper"].max()  # "after" starts after the episode's last step
+        out = [_level_sentence(counts, span, where, zones, min_clear_dates, synthetic, both,
+                               dated_by=row),
+               _change_sentence(row, synthetic, both, further=steps[steps["date"] != row["date"]]),
+               _extremes_sentence(_split(counts, span)[1], True, where, min_clear_dates,
                                   synthetic, both)]
     if both:
         assert fused is not None
