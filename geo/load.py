@@ -1135,12 +1135,7 @@ def _assemble(
     chunks: Mapping[str, int] | None,
 ) -> xr.Dataset:
     days = _group_by_day(scenes)
-    ny, nx = geobox.shape.y, geobox.shape.x
-    ct, cy, cx = _norm_chunks(chunks, (ny, nx))
-    dask_chunks = (_splits(len(days), ct), _splits(ny, cy), _splits(nx, cx))
-    crs_wkt = CRS.from_user_input(str(geobox.crs)).to_wkt()
-    coords: dict[str, Any] = dict(_time_coords(days))
-    coords.update({str(k): v for k, v in xr_coords(geobox, crs_coord_name="spatial_ref").items()})
+    dask_chunks, crs_wkt, coords = _grid(len(days), geobox, chunks, _time_coords(days))
     data_vars: dict[str, Any] = {}
     for band in bands:
         groups = [[(s.pieces.get(band), s.radiometry.dn_offset) for s in g] for g in days]
@@ -1163,15 +1158,9 @@ def _assemble(
         ds["snow"].attrs = {"long_name": "snow or ice (SCL 11)"}
     else:
         log.info("scl not loaded: no clear/snow masks")
-    sources = sorted({str(s.item.properties.get("geo:source", "")) for s in scenes} - {""})
-    ds.attrs.update(
-        crs=str(geobox.crs),
-        source=", ".join(sources) or "unknown",
-        synthetic=bool(any(s.item.properties.get("geo:synthetic") for s in scenes)),
-        resolution=float(abs(geobox.resolution.x)),
-        harmonisation="reflectance = (DN - dn_offset) / 10000 per item (geo.harmonise)",
-        sensor="s2",
-    )
+    ds.attrs.update(_stack_attrs(scenes, geobox), sensor="s2",
+                    harmonisation="reflectance = (DN - dn_offset) / 10000 per item "
+                                  "(geo.harmonise)")
     return ds
 
 
@@ -1258,12 +1247,8 @@ def _assemble_radar(
     chunks: Mapping[str, int] | None,
 ) -> xr.Dataset:
     acquisitions = _group_by_acquisition(scenes)
-    ny, nx = geobox.shape.y, geobox.shape.x
-    ct, cy, cx = _norm_chunks(chunks, (ny, nx))
-    dask_chunks = (_splits(len(acquisitions), ct), _splits(ny, cy), _splits(nx, cx))
-    crs_wkt = CRS.from_user_input(str(geobox.crs)).to_wkt()
-    coords: dict[str, Any] = dict(_radar_time_coords(acquisitions))
-    coords.update({str(k): v for k, v in xr_coords(geobox, crs_coord_name="spatial_ref").items()})
+    dask_chunks, crs_wkt, coords = _grid(len(acquisitions), geobox, chunks,
+                                         _radar_time_coords(acquisitions))
     data_vars: dict[str, Any] = {}
     for band in bands:
         groups = [[(s.pieces.get(band), 0) for s in g] for g in acquisitions]
@@ -1276,16 +1261,29 @@ def _assemble_radar(
                  "long_name": f"{band.upper()} gamma nought (terrain corrected), dB"}
         data_vars[band] = (("time", "y", "x"), arr, attrs)
     ds = xr.Dataset(data_vars, coords=coords)
-    sources = sorted({str(s.item.properties.get("geo:source", "")) for s in scenes} - {""})
-    ds.attrs.update(
-        crs=str(geobox.crs),
-        source=", ".join(sources) or "unknown",
-        synthetic=bool(any(s.item.properties.get("geo:synthetic") for s in scenes)),
-        resolution=float(abs(geobox.resolution.x)),
-        radiometry="dB = 10 * log10(linear gamma nought); nodata and values <= 0 -> NaN",
-        sensor="s1",
-    )
+    ds.attrs.update(_stack_attrs(scenes, geobox), sensor="s1",
+                    radiometry="dB = 10 * log10(linear gamma nought); nodata and values <= 0 "
+                               "-> NaN")
     return ds
+
+
+def _grid(n_times: int, geobox: GeoBox, chunks: Mapping[str, int] | None,
+          time_coords: Mapping[str, Any]) -> tuple[Any, str, dict[str, Any]]:
+    """Dask chunks, CRS WKT and coordinates of a (time, y, x) stack on ``geobox``."""
+    ny, nx = geobox.shape.y, geobox.shape.x
+    ct, cy, cx = _norm_chunks(chunks, (ny, nx))
+    dask_chunks = (_splits(n_times, ct), _splits(ny, cy), _splits(nx, cx))
+    coords: dict[str, Any] = dict(time_coords)
+    coords.update({str(k): v for k, v in xr_coords(geobox, crs_coord_name="spatial_ref").items()})
+    return dask_chunks, CRS.from_user_input(str(geobox.crs)).to_wkt(), coords
+
+
+def _stack_attrs(scenes: Sequence[Scene], geobox: GeoBox) -> dict[str, Any]:
+    """The attributes every stack carries: CRS, source, synthetic, resolution."""
+    sources = sorted({str(s.item.properties.get("geo:source", "")) for s in scenes} - {""})
+    return {"crs": str(geobox.crs), "source": ", ".join(sources) or "unknown",
+            "synthetic": bool(any(s.item.properties.get("geo:synthetic") for s in scenes)),
+            "resolution": float(abs(geobox.resolution.x))}
 
 
 def _token(groups: Any, geobox: GeoBox, chunks: Any) -> str:
