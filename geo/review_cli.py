@@ -209,7 +209,7 @@ def _check_args(aoi: str, source: str, start: str | None, end: str | None) -> An
 
 def _check_sensors(sensors: str | None, source: str) -> tuple[str, ...]:
     """``--sensors`` for ``source``, checked before any search (typer.BadParameter, exit 2)."""
-    from geo.review.folder import check_sensors
+    from geo.review.sensors import check_sensors
 
     try:
         return check_sensors(sensors, source)

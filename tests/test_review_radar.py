@@ -15,8 +15,9 @@ from geo import errors
 from geo.activity import COLUMNS
 from geo.cli import app
 from geo.review import run_review
-from geo.review.folder import RADAR_OUTPUTS, _radar, check_sensors, default_sensors
+from geo.review.folder import RADAR_OUTPUTS
 from geo.review.period import ReviewPeriod
+from geo.review.sensors import check_sensors, default_sensors, radar_stack
 
 START, END = "2020-10-01", "2022-09-30"
 """Two years of the small scenario: both orbits have 11 passes, the change of mid-2021 is
@@ -126,7 +127,7 @@ def test_no_radar_pass_in_the_period_is_a_note(scenario_dir: Path) -> None:
     from geo.aoi import load
 
     period = ReviewPeriod(pd.Timestamp(QUIET[0]), pd.Timestamp(QUIET[1]), "given", "as given")
-    stack, notes = _radar(load("bagram"), period, str(scenario_dir), resolution=10, store=None,
+    stack, notes = radar_stack(load("bagram"), period, str(scenario_dir), resolution=10, store=None,
                           offline=False, progress=False, refresh=False, on_error="raise",
                           required=False)
     assert stack is None

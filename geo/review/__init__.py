@@ -5,10 +5,13 @@ One module per output, the dependencies running one way (analysis -> review ->
 
 - :mod:`~geo.review.period`: the period and why it is that one;
 - :mod:`~geo.review.scenes`: choosing scenes (the before/after pair, a newsroom's dates);
+- :mod:`~geo.review.sensors`: optical, radar, and the timeline fused from both;
 - :mod:`~geo.review.tables`: ``activity.csv``, ``scenes.csv``, ``change_points.csv``,
   ``objects.geojson``;
 - :mod:`~geo.review.trend`, :mod:`~geo.review.before_after`,
-  :mod:`~geo.review.contact_sheet`, :mod:`~geo.review.animation`: one figure each;
+  :mod:`~geo.review.contact_sheet`, :mod:`~geo.review.animation`: one figure each
+  (:mod:`~geo.review.closeups` draws the key zones at native resolution for two of them);
+- :mod:`~geo.review.headline`: the sentences a reporter can quote;
 - :mod:`~geo.review.report`: ``report.html``;
 - :mod:`~geo.review.folder`: :func:`run_review`, which chains them and writes the folder.
 
