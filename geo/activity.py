@@ -243,7 +243,7 @@ class ActivityResult:
 
 # --- small numerics ---------------------------------------------------------------------
 
-def _nanmedian(a: np.ndarray, axis: int = 0) -> np.ndarray:
+def nanmedian(a: np.ndarray, axis: int = 0) -> np.ndarray:
     """Median ignoring NaN along one axis (sort-based: fast for many short series)."""
     a = np.moveaxis(np.asarray(a, dtype=np.float32), axis, 0)
     n = np.isfinite(a).sum(axis=0)
@@ -313,7 +313,7 @@ def _ndvi(cube: Cube) -> np.ndarray:
         v = (n - r) / (n + r)
     out = np.full(v.shape[0], np.nan)
     has = np.isfinite(v).any(axis=1)
-    out[has] = _nanmedian(v[has], axis=1)
+    out[has] = nanmedian(v[has], axis=1)
     return out
 
 
@@ -341,8 +341,8 @@ def _gain_base(data: np.ndarray, ok: np.ndarray, zones: Sequence[str], min_clear
             errors.CloudyDateWarning, stacklevel=4,
         )
         return None
-    per_date = _nanmedian(data[ok], axis=2)  # (n_ok, nb)
-    return _nanmedian(data[ok] / per_date[:, :, None], axis=0)
+    per_date = nanmedian(data[ok], axis=2)  # (n_ok, nb)
+    return nanmedian(data[ok] / per_date[:, :, None], axis=0)
 
 
 def _gain_dates(data: np.ndarray, base: np.ndarray | None) -> np.ndarray:
@@ -350,7 +350,7 @@ def _gain_dates(data: np.ndarray, base: np.ndarray | None) -> np.ndarray:
     if base is None:
         return np.ones(data.shape[:2], dtype=np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _nanmedian(data / base[None], axis=2)
+        return nanmedian(data / base[None], axis=2)
 
 
 def _fill_gain(gain: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -383,14 +383,14 @@ class _Options:
 def _baselines(norm: np.ndarray, opts: _Options) -> tuple[np.ndarray, np.ndarray]:
     """Per-season baselines (season, band, y, x) and the all-season one (band, y, x)."""
     ref = opts.reference
-    overall = _nanmedian(norm[ref], axis=0)
+    overall = nanmedian(norm[ref], axis=0)
     seasonal = np.empty((len(opts.windows), *overall.shape), dtype=np.float32)
     for s, win in enumerate(opts.windows):
         sel = ref & win
         if len(opts.windows) == 1:
             seasonal[s] = overall
             continue
-        med = _nanmedian(norm[sel], axis=0)
+        med = nanmedian(norm[sel], axis=0)
         count = np.isfinite(norm[sel]).sum(axis=0)
         seasonal[s] = np.where(count >= opts.min_obs, med, overall)
     return seasonal, overall
@@ -414,26 +414,26 @@ def _zone_shift(resid: np.ndarray, mask: np.ndarray, spread: np.ndarray | None) 
     """Per (date, band) median residual over the zone (trimmed at 3 sigma if spread)."""
     inside = resid[:, :, mask]  # (T, nb, P)
     if spread is not None:
-        first = _nanmedian(inside, axis=2)
+        first = nanmedian(inside, axis=2)
         z = np.abs(inside - first[:, :, None]) / spread[:, :, mask]
         inside = np.where(z < 3, inside, np.nan)
-        out = _nanmedian(inside, axis=2)
+        out = nanmedian(inside, axis=2)
         return np.where(np.isfinite(out), out, first)
-    return _nanmedian(inside, axis=2)
+    return nanmedian(inside, axis=2)
 
 
 def _spread(resid: np.ndarray, overall: np.ndarray, opts: _Options) -> np.ndarray:
     """Robust per-pixel spread (season, band, y, x) of the residuals, floored and smoothed."""
     ref = opts.reference if opts.reference.sum() >= 10 else np.ones_like(opts.reference)
     absr = np.abs(resid)
-    every = 1.4826 * _nanmedian(absr[ref], axis=0)
+    every = 1.4826 * nanmedian(absr[ref], axis=0)
     out = np.empty((len(opts.windows), *every.shape), dtype=np.float32)
     for s, win in enumerate(opts.windows):
         sel = ref & win
         if len(opts.windows) == 1 or sel.sum() < 2 * opts.min_obs:
             out[s] = every
             continue
-        med = 1.4826 * _nanmedian(absr[sel], axis=0)
+        med = 1.4826 * nanmedian(absr[sel], axis=0)
         n = np.isfinite(absr[sel]).sum(axis=0)
         out[s] = np.where(n >= 2 * opts.min_obs, med, every)
     floor = np.maximum(opts.noise_floor, 0.02 * np.abs(np.nan_to_num(overall)))
@@ -732,7 +732,7 @@ def _texture(cube: Cube) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels and dates
         bright = np.nanmean(cube.clear_only(cube.data[:, vis or slice(None)].copy()), axis=1)
         inside = np.where(cube.mask[None], bright, np.nan)
-        level = _nanmedian(inside.reshape(len(inside), -1), axis=1)
+        level = nanmedian(inside.reshape(len(inside), -1), axis=1)
         filled = np.where(np.isfinite(bright), bright, np.nan_to_num(level)[:, None, None])
         smooth = ndimage.median_filter(filled, size=(1, 7, 7), mode="nearest")
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -50,14 +50,15 @@ import numpy as np
 import pandas as pd
 
 from geo import errors
+from geo.activity import OBJECT_KINDS
 
 __all__ = ["COUNT_KINDS", "MAX_PAIR_DAYS", "MIN_PAIRS", "Calibration", "apron_counts",
            "calibrate", "coverage", "fuse", "fuse_counts", "sensor_noise"]
 
 log = logging.getLogger(__name__)
 
-COUNT_KINDS: tuple[str, ...] = ("apron", "revetment")
-"""Zone kinds whose objects are aircraft (as :data:`geo.activity.OBJECT_KINDS`)."""
+COUNT_KINDS: tuple[str, ...] = OBJECT_KINDS
+"""Zone kinds whose objects are aircraft (:data:`geo.activity.OBJECT_KINDS`)."""
 
 MAX_PAIR_DAYS = 3
 """Days apart two sensors' dates may be and still calibrate one against the other: parked

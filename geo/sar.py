@@ -129,8 +129,11 @@ from geo.activity import (
     COLUMNS as OPTICAL_COLUMNS,
 )
 from geo.activity import (
+    OBJECT_KINDS,
+    OCCUPANCY_KINDS,
     ReferenceLike,
     control_names,
+    nanmedian,
     reference_dates,
     zone_names,
 )
@@ -167,8 +170,6 @@ BRIGHT_DB = 10.0
 """A pixel this far above its zone's median (dB) is a bright scatterer (auto reference)."""
 ENL_RANGE = (1.0, 50.0)
 """Plausible equivalent numbers of looks; estimates are clipped to it."""
-OBJECT_KINDS = ("apron", "revetment")
-OCCUPANCY_KINDS = ("parking", "yard")
 ENL_NAMES = ("looks_equivalent_number", "enl")
 """Coordinate or attribute names read for the ENL."""
 
@@ -309,19 +310,7 @@ def _unshift(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 def _median_db(lin: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(10 * np.log10(_nanmedian(lin)))
-
-
-def _nanmedian(a: np.ndarray) -> np.ndarray:
-    """Median over axis 0 ignoring NaN; NaN where nothing is finite (no warning)."""
-    if a.shape[0] == 0:
-        return np.full(a.shape[1:], np.nan, dtype=np.float32)
-    s = np.sort(a, axis=0)
-    n = np.isfinite(a).sum(axis=0)
-    lo = np.clip((n - 1) // 2, 0, None)[None]
-    hi = np.clip(n // 2, 0, a.shape[0] - 1)[None]
-    med = 0.5 * (np.take_along_axis(s, lo, 0)[0] + np.take_along_axis(s, hi, 0)[0])
-    return np.where(n > 0, med, np.nan).astype(np.float32)
+        return np.asarray(10 * np.log10(nanmedian(lin)))
 
 
 def _coregister(lin: np.ndarray, ref: np.ndarray, max_shift: int
@@ -373,7 +362,7 @@ def _zone_logs(lin: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         for m in masks.values():
             v = np.log(lin[:, m])
-            parts.append(v - _nanmedian(v.T)[:, None])
+            parts.append(v - nanmedian(v, axis=1)[:, None])
     return np.concatenate(parts, axis=1)
 
 
@@ -385,7 +374,7 @@ def _fit_orbit(lin: np.ndarray, idx: np.ndarray, ref: np.ndarray, basis: str,
         enl = estimate_enl(_zone_logs(ref_data, masks))
         log.info("ENL estimated at %.2f", enl)
     n_ref = np.isfinite(ref_data).sum(axis=0)
-    empty = _nanmedian(ref_data) / _gamma_median(enl)
+    empty = nanmedian(ref_data) / _gamma_median(enl)
     empty = np.where(n_ref >= MIN_PIXEL_OBS, empty, np.nan).astype(np.float32)
     return _OrbitFit(idx=idx, lin=moved, shifts=shifts, empty=empty, n_ref=n_ref, enl=enl,
                      basis=basis)
@@ -469,7 +458,7 @@ def _bright_share(lin: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         for m in masks.values():
             v = lin[:, m]
-            med = _nanmedian(v.T)[:, None]
+            med = nanmedian(v, axis=1)[:, None]
             hits += np.nansum(v > med * 10 ** (BRIGHT_DB / 10), axis=1)
             seen += np.isfinite(v).sum(axis=1)
     return np.where(seen > 0, hits / np.maximum(seen, 1), np.nan)

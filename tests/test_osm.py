@@ -94,10 +94,7 @@ def test_centre_lines_without_a_width_tag_get_the_typical_width(bagram: AOI,
     runways = merged.zones_utm().query("found_by != 'imagery' and kind == 'runway'")
     assert len(runways) == 2
     for row in runways.itertuples():
-        width = row.geometry.minimum_rotated_rectangle
-        sides = sorted({round(width.exterior.coords[i][0] - width.exterior.coords[i + 1][0], 3)
-                        for i in range(2)})
-        assert sides  # a real rectangle
+        assert row.geometry.area / row.geometry.minimum_rotated_rectangle.area > 0.99
         assert abs(row.geometry.area / (row.geometry.length / 2) - DEFAULT_WIDTH_M["runway"]) < 2
         assert "assumed" in row.source
 

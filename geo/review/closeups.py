@@ -33,7 +33,15 @@ from matplotlib.patches import Rectangle
 
 from geo import errors
 from geo.aoi import AOI
-from geo.plot import KIND_COLOURS, halo, image_extent, scale_bar, time_index, true_colour
+from geo.plot import (
+    KIND_COLOURS,
+    halo,
+    image_axis,
+    image_extent,
+    scale_bar,
+    time_index,
+    true_colour,
+)
 
 __all__ = ["CLOSEUP_KINDS", "CLOSEUP_ZONES", "MARGIN_M", "OBJECT_COLOUR", "key_zones",
            "zone_box", "crop", "objects_on", "draw_closeup", "bar_length", "object_count", "closeup_aspect"]
@@ -272,11 +280,7 @@ def draw_closeup(ax: Axes, stack: Any, aoi: AOI, zone: str, date: Any, *,
     found = objects_on(objects, day, zone)
     for obj in found.itertuples():
         _outline_object(ax, obj, res, fontsize)
-    ax.set_xlim(extent[0], extent[1])
-    ax.set_ylim(extent[2], extent[3])
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    image_axis(ax, extent)
     if bar:
         scale_bar(ax, bar_length(extent[1] - extent[0]))
         for text in ax.texts[-1:]:

@@ -457,7 +457,7 @@ def review_stack(
     if fused is not None:
         files["fused.csv"] = atomic_csv(fused_table(fused), folder / "fused.csv")
     files["objects.geojson"] = write_objects(objects, stack, area, folder / "objects.geojson",
-                                             activity=activity, synthetic=synthetic)
+                                             synthetic=synthetic)
     sentences = headline(activity, changes, scenes, synthetic=synthetic, fused=fused) \
         if has_counts(activity) else []
     files["headline.txt"] = _write_text(folder / "headline.txt", headline_text(sentences))
@@ -482,6 +482,7 @@ def review_stack(
         events=events, synthetic=synthetic, min_clear=min_clear, notes=notes, figures=figures,
         files=sorted({*files, "report.html"}), pair=pair, period_why=period.why,
         radar=radar_activity if fused is not None else None, fused=fused,
+        headline_sentences=sentences,
     )
     log.info("review written to %s (%d files)", folder, len(files))
     return ReviewResult(out=folder, files=files, scenes=scenes, activity=activity,

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from geo import errors
-from geo.review.headline import has_counts, headline, headline_html
+from geo.review.headline import Sentence, has_counts, headline, headline_html
 from geo.review.tables import change_table
 from geo.select import BeforeAfter
 
@@ -525,6 +525,7 @@ def render_report(
     period_why: str = "",
     radar: pd.DataFrame | None = None,
     fused: pd.DataFrame | None = None,
+    headline_sentences: Sequence[Sentence] | None = None,
 ) -> str:
     """Render the review as one self-contained HTML page (a string).
 
@@ -567,6 +568,9 @@ def render_report(
         The radar table (:func:`geo.sar_activity`) and the fused series
         (:func:`geo.fuse.fuse`) of a review with radar: the headline rests on the fused
         series, and a section says which dates each sensor supplied (:func:`sensor_dates`).
+    headline_sentences
+        The headline already written (:func:`geo.review.headline.headline`); made from
+        the tables when None.
 
     Returns
     -------
@@ -591,9 +595,11 @@ def render_report(
                else "Sentinel-2 L2A imagery")
     parts.append(f'<p class="meta">Review of {imagery}, {start} to {end}'
                  f"{html.escape(why)}. Generated {generated} by geo {_version()}.</p>")
-    if has_counts(activity):
-        parts.append(headline_html(headline(activity, change_points, scenes,
-                                            synthetic=synthetic, fused=fused)))
+    if headline_sentences is None and has_counts(activity):
+        headline_sentences = headline(activity, change_points, scenes, synthetic=synthetic,
+                                      fused=fused)
+    if headline_sentences:
+        parts.append(headline_html(headline_sentences))
     parts.append(_facts(source, scenes, sel, activity, changes, synthetic,
                         period=f"{start} to {end}" + (f": {period_why}" if period_why else ""),
                         pair=pair))

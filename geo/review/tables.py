@@ -127,7 +127,7 @@ def change_points_table(changes: Any, *, sensor: str = "s2", synthetic: bool = F
 
 
 def write_objects(objects: pd.DataFrame | None, stack: Any, area: AOI, path: Path, *,
-                  activity: pd.DataFrame | None = None, synthetic: bool = False) -> Path:
+                  synthetic: bool = False) -> Path:
     """Write the detected objects as a GeoJSON FeatureCollection of points (lon/lat).
 
     One feature per object per date: ``date``, ``zone``, ``kind``, ``count`` (aircraft
